@@ -1,0 +1,5 @@
+import sys
+
+from dynint.cli.main import main
+
+sys.exit(main())

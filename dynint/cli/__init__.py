@@ -1,0 +1,1 @@
+"""The `dynint` command line."""

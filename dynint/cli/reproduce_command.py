@@ -1,0 +1,35 @@
+"""`dynint reproduce TABLE`: regenerate a results table from real runs."""
+
+from __future__ import annotations
+
+import argparse
+
+from dynint.reproduce.render import render_markdown
+from dynint.reproduce.runner import reproduce_table
+from dynint.reproduce.tables import TABLES
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("reproduce", help="run a results table: " + ", ".join(sorted(TABLES)))
+    parser.add_argument("table", help="table name")
+    parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the table's)")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--datasets", default=None, help="comma-separated subset of the table's data sets")
+    parser.add_argument("--results-dir", default="results")
+    parser.add_argument("--runs-dir", default="runs/reproduce")
+    parser.add_argument("--no-progress", action="store_true")
+    parser.set_defaults(handler=reproduce)
+
+
+def reproduce(args: argparse.Namespace) -> int:
+    table = reproduce_table(
+        args.table,
+        seeds=args.seeds,
+        data_dir=args.data_dir,
+        results_dir=args.results_dir,
+        runs_dir=args.runs_dir,
+        datasets=tuple(args.datasets.split(",")) if args.datasets else None,
+        progress=not args.no_progress,
+    )
+    print(render_markdown(table))
+    return 0

@@ -1,0 +1,38 @@
+"""The model registry: a config `model.name` maps to its config dataclass and constructor.
+
+Baselines live in the top-level `baselines` package and register there; neural models
+register here as they are added. One new file plus one registry line adds a model.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    config_class: type
+    build: Callable[[Any], Any]
+    kind: str  # "baseline" (fit/score) or "neural" (trained by dynint.train)
+
+
+def model_registry() -> dict[str, ModelEntry]:
+    import baselines
+
+    return {name: ModelEntry(name, cfg, cls, "baseline") for name, (cfg, cls) in baselines.BASELINES.items()}
+
+
+def get_model_entry(name: str) -> ModelEntry:
+    registry = model_registry()
+    if name not in registry:
+        nearest = difflib.get_close_matches(name, list(registry), n=1)
+        hint = f"did you mean '{nearest[0]}'?" if nearest else f"registered: {', '.join(sorted(registry))}"
+        raise KeyError(f"unknown model '{name}'; {hint}")
+    return registry[name]
+
+
+def model_config_class(name: str) -> type:
+    return get_model_entry(name).config_class

@@ -1,0 +1,167 @@
+"""Leakage-free evaluation splits: leave-one-out and global temporal.
+
+A `Split` keeps per-user training sequences (the only source of training inputs and
+targets) apart from the validation and test `EvalSet`s. `visible(stage)` says which events a
+model or baseline may fit on before it is evaluated on that stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from dynint.data.interactions import Interactions
+from dynint.data.ragged import Ragged
+
+Stage = Literal["valid", "test"]
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """Evaluation rows: predict `targets[r]` for `users[r]` having seen `histories[r]`."""
+
+    users: np.ndarray
+    targets: np.ndarray
+    histories: Ragged
+    timestamps: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    def take(self, rows: np.ndarray) -> EvalSet:
+        return EvalSet(self.users[rows], self.targets[rows], self.histories.take(rows), self.timestamps[rows])
+
+
+@dataclass(frozen=True)
+class Split:
+    """Training sequences, validation and test rows, and what is visible at each stage.
+
+    `train` / `train_timestamps` have one row per user. `test_visible` has one row per user:
+    the events a model may know when predicting test targets (training plus validation
+    events). `all_events` is every event, kept only for the explicitly leaky protocol option.
+    """
+
+    kind: str
+    num_users: int
+    num_items: int
+    train: Ragged
+    train_timestamps: Ragged
+    valid: EvalSet
+    test: EvalSet
+    test_visible: Ragged
+    all_events: Ragged
+
+    def visible(self, stage: Stage) -> Ragged:
+        """Per-user events a model may fit on before being evaluated on `stage`."""
+        if stage == "valid":
+            return self.train
+        if stage == "test":
+            return self.test_visible
+        raise ValueError(f"unknown stage {stage!r}; expected 'valid' or 'test'")
+
+    def eval_set(self, stage: Stage) -> EvalSet:
+        if stage not in ("valid", "test"):
+            raise ValueError(f"unknown stage {stage!r}; expected 'valid' or 'test'")
+        return self.valid if stage == "valid" else self.test
+
+
+def leave_one_out_split(interactions: Interactions) -> Split:
+    """Per user: last event is the test target, second to last the validation target, the rest
+    training. Users with fewer than 3 events contribute only training events."""
+    sequences, times = interactions.user_sequences()
+    lengths = sequences.lengths
+    evaluated = lengths >= 3
+    train_lengths = np.where(evaluated, lengths - 2, lengths)
+    train_rows = [sequences[u][: train_lengths[u]] for u in range(len(sequences))]
+    train_times = [times[u][: train_lengths[u]] for u in range(len(sequences))]
+    users = np.flatnonzero(evaluated)
+    ends = sequences.offsets[users + 1]
+    valid = EvalSet(
+        users=users,
+        targets=sequences.values[ends - 2],
+        histories=Ragged.from_rows(train_rows).take(users),
+        timestamps=times.values[ends - 2],
+    )
+    test_visible = Ragged.from_rows(
+        [sequences[u][: len(sequences[u]) - 1] if evaluated[u] else sequences[u] for u in range(len(sequences))]
+    )
+    test = EvalSet(
+        users=users,
+        targets=sequences.values[ends - 1],
+        histories=test_visible.take(users),
+        timestamps=times.values[ends - 1],
+    )
+    return Split(
+        kind="leave-one-out",
+        num_users=interactions.num_users,
+        num_items=interactions.num_items,
+        train=Ragged.from_rows(train_rows),
+        train_timestamps=Ragged.from_rows(train_times, dtype=np.float64),
+        valid=valid,
+        test=test,
+        test_visible=test_visible,
+        all_events=sequences,
+    )
+
+
+def temporal_split(interactions: Interactions, valid_fraction: float = 0.1, test_fraction: float = 0.1) -> Split:
+    """Global split by time: the latest `test_fraction` of events form the test window, the
+    `valid_fraction` before them the validation window. Each user's first event in a window is
+    that window's target, with all of the user's earlier events as history; training uses only
+    events before the validation window."""
+    if not (0 < valid_fraction < 1 and 0 < test_fraction < 1 and valid_fraction + test_fraction < 1):
+        raise ValueError(
+            f"valid_fraction={valid_fraction}, test_fraction={test_fraction}: expected both in (0, 1) with sum < 1"
+        )
+    sequences, times = interactions.user_sequences()
+    all_times = np.sort(times.values)
+    n = len(all_times)
+    valid_start = all_times[int(np.floor(n * (1 - valid_fraction - test_fraction)))]
+    test_start = all_times[int(np.floor(n * (1 - test_fraction)))]
+    if not valid_start < test_start:
+        raise ValueError(
+            "temporal split: validation and test windows start at the same time; too many equal timestamps"
+        )
+    before_valid = times.values < valid_start
+    before_test = times.values < test_start
+    train = _prefix(sequences, before_valid)
+    test_visible = _prefix(sequences, before_test)
+    valid = _first_in_window(sequences, times, before_valid, before_test)
+    test = _first_in_window(sequences, times, before_test, np.ones_like(before_test))
+    return Split(
+        kind="temporal",
+        num_users=interactions.num_users,
+        num_items=interactions.num_items,
+        train=train,
+        train_timestamps=_prefix(times, before_valid),
+        valid=valid,
+        test=test,
+        test_visible=test_visible,
+        all_events=sequences,
+    )
+
+
+def _prefix(rows: Ragged, keep: np.ndarray) -> Ragged:
+    """Per row, the values whose `keep` flag is set (a chronological prefix here)."""
+    # bincount rather than add.reduceat, which fails when the last rows are empty (offset == len(values)).
+    lengths = np.bincount(rows.row_ids()[keep], minlength=len(rows))
+    return Ragged.from_lengths(rows.values[keep], lengths)
+
+
+def _first_in_window(sequences: Ragged, times: Ragged, before: np.ndarray, before_end: np.ndarray) -> EvalSet:
+    in_window = ~before & before_end
+    history = _prefix(sequences, before)
+    users, targets, stamps = [], [], []
+    for u in range(len(sequences)):
+        start, end = sequences.offsets[u], sequences.offsets[u + 1]
+        hits = np.flatnonzero(in_window[start:end])
+        if len(hits):
+            users.append(u)
+            targets.append(sequences.values[start + hits[0]])
+            stamps.append(times.values[start + hits[0]])
+    users = np.asarray(users, dtype=np.int64)
+    return EvalSet(
+        users, np.asarray(targets, dtype=np.int64), history.take(users), np.asarray(stamps, dtype=np.float64)
+    )

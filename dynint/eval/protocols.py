@@ -1,0 +1,40 @@
+"""Typed evaluation protocol configs; the config system embeds them and `evaluate_ranking` runs them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from dynint.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class RankingProtocol:
+    """How to rank each evaluation row's target: against all items (`full`) or against
+    `num_negatives` sampled items (`sampled`, uniformly or by popularity), reporting
+    metrics at each K in `ks`. `batch_size` and `item_chunk_size` bound memory only; they never
+    change results."""
+
+    kind: Literal["full", "sampled"] = "full"
+    ks: tuple[int, ...] = (5, 10, 20)
+    exclude_seen: bool = True
+    num_negatives: int = 100
+    negative_sampling: Literal["uniform", "popularity"] = "uniform"
+    batch_size: int = 256
+    item_chunk_size: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("full", "sampled"):
+            raise ConfigError(f"kind={self.kind!r}: expected 'full' or 'sampled'")
+        if self.negative_sampling not in ("uniform", "popularity"):
+            raise ConfigError(f"negative_sampling={self.negative_sampling!r}: expected 'uniform' or 'popularity'")
+        # YAML gives lists; keep the frozen config hashable.
+        object.__setattr__(self, "ks", tuple(self.ks))
+        if not self.ks or any(not isinstance(k, int) or isinstance(k, bool) or k < 1 for k in self.ks):
+            raise ConfigError(f"ks={self.ks!r}: expected a non-empty list of positive integers")
+        for key in ("num_negatives", "batch_size"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key}={getattr(self, key)!r}: expected a positive integer")
+        if self.item_chunk_size is not None and self.item_chunk_size < 1:
+            raise ConfigError(f"item_chunk_size={self.item_chunk_size!r}: expected a positive integer or null")

@@ -1,0 +1,50 @@
+"""The `Scorer` interface every model and baseline implements for evaluation."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from dynint.data.ragged import Ragged
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """Scores items for evaluation rows; higher means more likely to be the next item."""
+
+    def score(self, users: np.ndarray, histories: Ragged, items: np.ndarray) -> np.ndarray:
+        """Scores of shape `(len(users), len(items))`: row `r` scores `items` (shared by all rows)
+        for `users[r]` having seen `histories[r]`."""
+        ...
+
+
+def score_items(scorer: Scorer, users: np.ndarray, histories: Ragged, items: np.ndarray) -> np.ndarray:
+    """`scorer.score(...)` as a numpy array, checked for shape `(len(users), len(items))` and NaN."""
+    scores = np.asarray(scorer.score(users, histories, items))
+    return _checked(scores, (len(users), len(items)), f"{type(scorer).__name__}.score")
+
+
+def score_candidates(scorer: Scorer, users: np.ndarray, histories: Ragged, candidates: np.ndarray) -> np.ndarray:
+    """Scores `(B, C)` of each row's own candidate items `candidates[r]`.
+
+    Uses `scorer.score_candidates` where the scorer has one; otherwise scores the union of the
+    batch's candidates with `score` and gathers each row's columns.
+    """
+    candidates = np.asarray(candidates)
+    if candidates.ndim != 2 or len(candidates) != len(users):
+        raise ValueError(f"candidates must have shape (len(users)={len(users)}, C); got {candidates.shape}")
+    if hasattr(scorer, "score_candidates"):
+        scores = np.asarray(scorer.score_candidates(users, histories, candidates))
+        return _checked(scores, candidates.shape, f"{type(scorer).__name__}.score_candidates")
+    union, column = np.unique(candidates, return_inverse=True)
+    scores = score_items(scorer, users, histories, union)
+    return np.take_along_axis(scores, column.reshape(candidates.shape), axis=1)
+
+
+def _checked(scores: np.ndarray, shape: tuple[int, ...], source: str) -> np.ndarray:
+    if scores.shape != tuple(shape):
+        raise ValueError(f"{source} returned shape {scores.shape}; expected {tuple(shape)}")
+    if not np.issubdtype(scores.dtype, np.integer) and np.isnan(scores).any():
+        raise ValueError(f"{source} returned {int(np.isnan(scores).sum())} NaN scores")
+    return scores

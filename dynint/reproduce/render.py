@@ -1,0 +1,84 @@
+"""Write a results table as JSON (for tools and paper/), CSV and Markdown (for people)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from dynint.io import write_json_atomic, write_text_atomic
+
+
+def write_table(table: dict[str, Any], results_dir: str | Path) -> list[Path]:
+    """Write `results_dir/NAME.{json,csv,md}` atomically; returns the paths written."""
+    results_dir = Path(results_dir)
+    name = table["table"]
+    return [
+        write_json_atomic(results_dir / f"{name}.json", table),
+        write_text_atomic(results_dir / f"{name}.csv", render_csv(table)),
+        write_text_atomic(results_dir / f"{name}.md", render_markdown(table)),
+    ]
+
+
+def render_csv(table: dict[str, Any]) -> str:
+    metrics = table["metric_names"]
+    header = ["model", "dataset", "n_seeds"]
+    for metric in metrics:
+        header += [f"{metric}_mean", f"{metric}_std", f"{metric}_published"]
+    header += ["wall_time_s_mean", "config", "published_source", "notes"]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for row in table["rows"]:
+        published = row["published"] or {}
+        line: list[Any] = [row["model"], row["dataset"], len(row["seeds"])]
+        for metric in metrics:
+            summary = row["metrics"][metric]
+            line += [f"{summary['mean']:.6f}", f"{summary['std']:.6f}", published.get(metric, "")]
+        line += [f"{row['wall_time_s']:.2f}", row["config"], published.get("source", ""), row["notes"]]
+        writer.writerow(line)
+    return out.getvalue()
+
+
+def render_markdown(table: dict[str, Any]) -> str:
+    metrics = table["metric_names"]
+    lines = [f"# {table['table']}", "", table["description"], ""]
+    lines += ["Protocol: " + "; ".join(f"{k}: {v}" for k, v in table["protocol"].items()), ""]
+    for dataset in dict.fromkeys(row["dataset"] for row in table["rows"]):
+        lines += [f"## {dataset}", ""]
+        lines.append("| model | seeds | " + " | ".join(metrics) + " | wall time (s) |")
+        lines.append("| --- | --- | " + " | ".join("---" for _ in metrics) + " | --- |")
+        published_rows: dict[str, dict] = {}
+        for row in (r for r in table["rows"] if r["dataset"] == dataset):
+            cells = [_mean_std(row["metrics"][m]) for m in metrics]
+            lines.append(f"| {row['model']} | {len(row['seeds'])} | " + " | ".join(cells) + f" | {row['wall_time_s']:.1f} |")
+            if row["published"]:
+                published_rows[row["published"]["source"] + row["published_model"]] = row
+        for row in published_rows.values():
+            published = row["published"]
+            cells = [f"{published[m]:.4f}" if m in published else "–" for m in metrics]
+            lines.append(f"| {row['published_model']} (published) | – | " + " | ".join(cells) + " | – |")
+        lines.append("")
+    sources = sorted({row["published"]["source"] for row in table["rows"] if row["published"]})
+    if sources:
+        lines += ["Published rows: " + "; ".join(sources) + ".", ""]
+    if table.get("notes"):
+        lines += ["## Notes", ""] + [f"- {note}" for note in table["notes"]] + [""]
+    prov = table["provenance"]
+    lines += [
+        "## Provenance",
+        "",
+        f"- commit: `{prov['commit']}`",
+        f"- machine: {prov['machine']}",
+        f"- date: {prov['date']}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in prov["versions"].items() if v),
+        "- configs: " + ", ".join(sorted({f"`{row['config']}`" for row in table["rows"]})),
+        f"- command: `{table['command']}`",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _mean_std(summary: dict[str, Any]) -> str:
+    return f"{summary['mean']:.4f} ± {summary['std']:.4f}"

@@ -1,0 +1,18 @@
+"""Aggregate per-seed run metrics into table rows (mean, sample std, values)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+
+def summarize_metric(values: Sequence[float]) -> dict[str, Any]:
+    """Mean and sample standard deviation (ddof=1; 0 for a single seed) of one metric."""
+    array = np.asarray(values, dtype=np.float64)
+    std = float(array.std(ddof=1)) if len(array) > 1 else 0.0
+    return {"mean": float(array.mean()), "std": std, "values": [float(v) for v in array]}
+
+
+def summarize_runs(metric_names: Sequence[str], per_seed_metrics: Sequence[dict[str, float]]) -> dict[str, Any]:
+    return {name: summarize_metric([m[name] for m in per_seed_metrics]) for name in metric_names}

@@ -1,0 +1,93 @@
+"""Table specifications: the rows (model configs) and data sets each results table runs."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dynint.provenance import REPO_ROOT
+
+EXPERIMENTS_DIR = REPO_ROOT / "experiments"
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    """One model row: its id in the table, its experiment config, and the published row it faces."""
+
+    model: str
+    config: str
+    published_model: str | None = None
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    description: str
+    datasets: tuple[str, ...]
+    rows: tuple[RowSpec, ...]
+    protocol: dict
+    metrics: tuple[str, ...]
+    default_seeds: int = 3
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def config_path(self, row: RowSpec) -> Path:
+        return EXPERIMENTS_DIR / row.config
+
+
+_FULL_RANKING = {
+    "kind": "full",
+    "split": "leave-one-out (last event test, second to last validation, rest training)",
+    "candidates": "all items",
+    "exclude_seen": True,
+    "ties": "equal scores ordered by item id, lower first",
+}
+_RANKING_METRICS = ("HR@5", "NDCG@5", "HR@10", "NDCG@10", "HR@20", "NDCG@20", "MRR@10")
+
+POPREC_LEAK_NOTE = (
+    "poprec-leaky counts popularity over all interactions, validation and test targets included "
+    "(`split.fit_on_all_interactions=true`). That leaks the test answers into the ranker, and it is "
+    "how the published S3-Rec PopRec row was computed: only this variant matches it. dynint's "
+    "default poprec counts training events for validation and training plus validation events for "
+    "test, never the test targets."
+)
+
+TABLES: dict[str, TableSpec] = {
+    "seq-full-ranking": TableSpec(
+        name="seq-full-ranking",
+        description="Next-item full ranking on real data, leave-one-out, seen items excluded.",
+        datasets=("ml-100k", "amazon-beauty", "amazon-sports"),
+        rows=(
+            RowSpec("poprec", "seq-full-ranking/poprec.yaml", published_model="poprec"),
+            RowSpec("poprec-leaky", "seq-full-ranking/poprec-leaky.yaml", published_model="poprec", notes="leaks test"),
+        ),
+        protocol=_FULL_RANKING,
+        metrics=_RANKING_METRICS,
+        notes=(
+            POPREC_LEAK_NOTE,
+            "Ties: PopRec gives many items equal counts; the protocol orders equal scores by item id "
+            "(lower first), so the numbers are deterministic and independent of evaluation batch size.",
+        ),
+    ),
+    "quickstart": TableSpec(
+        name="quickstart",
+        description="The bundled synthetic drifting-interest data set (no download needed).",
+        datasets=("synthetic",),
+        rows=(RowSpec("poprec", "quickstart/poprec.yaml"),),
+        protocol=_FULL_RANKING,
+        metrics=_RANKING_METRICS,
+        notes=(
+            "Synthetic users drift between item clusters over time; popularity ignores the drift. "
+            "Sequence models join this table with the sequential-engine work.",
+        ),
+    ),
+}
+
+
+def get_table(name: str) -> TableSpec:
+    if name not in TABLES:
+        nearest = difflib.get_close_matches(name, list(TABLES), n=1)
+        hint = f"did you mean '{nearest[0]}'?" if nearest else f"available: {', '.join(sorted(TABLES))}"
+        raise KeyError(f"unknown table '{name}'; {hint}")
+    return TABLES[name]
