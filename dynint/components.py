@@ -21,8 +21,11 @@ class ModelEntry:
 
 def model_registry() -> dict[str, ModelEntry]:
     import baselines
+    from dynint.models import MODELS
 
-    return {name: ModelEntry(name, cfg, cls, "baseline") for name, (cfg, cls) in baselines.BASELINES.items()}
+    entries = {name: ModelEntry(name, cfg, cls, "baseline") for name, (cfg, cls) in baselines.BASELINES.items()}
+    entries.update({name: ModelEntry(name, cfg, cls, "neural") for name, (cfg, cls) in MODELS.items()})
+    return entries
 
 
 def get_model_entry(name: str) -> ModelEntry:

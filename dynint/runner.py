@@ -71,12 +71,15 @@ def run_experiment(
 
     data = data or prepare_data(config, data_dir)
     entry = get_model_entry(config.model.name)
-    if entry.kind != "baseline":
-        raise NotImplementedError(f"model '{entry.name}' is of kind '{entry.kind}', which this runner cannot train yet")
     metrics: dict[str, dict[str, float]] = {}
-    for stage in ("valid", "test"):
-        metrics[stage] = _fit_and_evaluate_baseline(config, entry.build, data, stage, progress)
-        append_jsonl(run_dir / "metrics.jsonl", {"stage": stage, **metrics[stage]})
+    if entry.kind == "neural":
+        from dynint.train.experiment import train_and_evaluate
+
+        metrics = train_and_evaluate(config, data, run_dir, progress=progress)
+    else:
+        for stage in ("valid", "test"):
+            metrics[stage] = _fit_and_evaluate_baseline(config, entry.build, data, stage, progress)
+            append_jsonl(run_dir / "metrics.jsonl", {"stage": stage, **metrics[stage]})
 
     wall_time = time.perf_counter() - started
     result = {

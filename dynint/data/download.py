@@ -79,7 +79,9 @@ def _stream(url: str, out: BinaryIO, *, timeout: float, progress: bool, label: s
         with urllib.request.urlopen(url, timeout=timeout) as response:
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
-            with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=label, disable=not progress) as bar:
+            with tqdm(
+                total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=label, disable=not progress
+            ) as bar:
                 while chunk := response.read(_CHUNK_BYTES):
                     out.write(chunk)
                     digest.update(chunk)
@@ -105,7 +107,9 @@ def extract_archive(archive: Path, destination_dir: Path, *, root: str | None = 
         try:
             destination.rmdir()
         except OSError:
-            raise DownloadError(f"{destination}: already exists and is not empty; remove it to unpack {archive}") from None
+            raise DownloadError(
+                f"{destination}: already exists and is not empty; remove it to unpack {archive}"
+            ) from None
     destination.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".extracting"))
     try:

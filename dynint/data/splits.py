@@ -115,6 +115,8 @@ def temporal_split(interactions: Interactions, valid_fraction: float = 0.1, test
         raise ValueError(
             f"valid_fraction={valid_fraction}, test_fraction={test_fraction}: expected both in (0, 1) with sum < 1"
         )
+    if len(interactions) == 0:
+        raise ValueError(f"{interactions.source or 'data'}: temporal split of a log with no events")
     sequences, times = interactions.user_sequences()
     all_times = np.sort(times.values)
     n = len(all_times)

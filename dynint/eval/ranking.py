@@ -61,20 +61,27 @@ def _full_ranks_of_batch(
     scorer: Scorer, batch: EvalSet, chunks: list[tuple[int, int]], exclude_seen: bool
 ) -> np.ndarray:
     targets = batch.targets
-    rows = np.arange(len(batch))
-    target_scores = np.empty(len(batch), dtype=np.float64)
+    target_scores = None
     last_scored = None
     for low, high in chunks:
         holds_target = (targets >= low) & (targets < high)
         if holds_target.any():
             scores = score_items(scorer, batch.users, batch.histories, np.arange(low, high))
+            if target_scores is None:  # the scores' own dtype keeps comparisons exact and fast
+                target_scores = np.empty(len(batch), dtype=scores.dtype)
             target_scores[holds_target] = scores[holds_target, targets[holds_target] - low]
             last_scored = (low, scores)
 
+    # Pairs that are no candidates: each row's target (never its own competitor, even should a
+    # second scoring of it differ slightly) and, with exclude_seen, its history items.
+    pair_rows, pair_items = [np.arange(len(batch))], [targets]
     if exclude_seen:
-        seen_rows, seen_items = batch.histories.row_ids(), batch.histories.values
-    else:
-        seen_rows, seen_items = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        pair_rows.append(batch.histories.row_ids())
+        pair_items.append(batch.histories.values)
+    stride = chunks[-1][1]  # num_items + 1: (row, item) pairs as keys row * stride + item
+    pairs = _sorted_unique(np.concatenate(pair_rows) * stride + np.concatenate(pair_items))
+    pair_rows, pair_items = pairs // stride, pairs % stride
+
     ranks = np.zeros(len(batch), dtype=np.int64)
     # Reversed, so that the chunk scored last above is reused (the only chunk when unchunked).
     for low, high in reversed(chunks):
@@ -83,14 +90,23 @@ def _full_ranks_of_batch(
         else:
             scores = score_items(scorer, batch.users, batch.histories, np.arange(low, high))
         last_scored = None
-        ahead = _ahead_of_target(scores, np.arange(low, high)[None, :], target_scores, targets)
-        seen_here = (seen_items >= low) & (seen_items < high)
-        ahead[seen_rows[seen_here], seen_items[seen_here] - low] = False
-        # The target is never its own competitor, even if a second scoring of it differs slightly.
-        holds_target = (targets >= low) & (targets < high)
-        ahead[rows[holds_target], targets[holds_target] - low] = False
-        ranks += ahead.sum(axis=1)
+        ranks += _count_ahead_in_chunk(scores, low, target_scores, targets)
+        here = (pair_items >= low) & (pair_items < high)
+        rows, items = pair_rows[here], pair_items[here]
+        counted = _ahead_of_target(scores[rows, items - low], items, target_scores[rows], targets[rows])
+        ranks -= np.bincount(rows[counted], minlength=len(batch))
     return ranks
+
+
+def _count_ahead_in_chunk(scores: np.ndarray, low: int, target_scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Per row, how many of the items `low, low + 1, ...` scored in `scores` are ahead of the
+    target: a higher score, or an equal score (`>=`) among the items with lower ids."""
+    target_scores = target_scores[:, None]
+    ahead = scores > target_scores
+    lower_id = np.arange(scores.shape[1]) < (targets - low)[:, None]
+    np.greater_equal(scores, target_scores, out=ahead, where=lower_id)
+    # Summing the bytes is several times faster than np.count_nonzero(..., axis=1).
+    return np.add.reduce(ahead.view(np.uint8), axis=1, dtype=np.int64)
 
 
 def sampled_ranking_ranks(
@@ -109,16 +125,17 @@ def sampled_ranking_ranks(
         batch = eval_set.take(rows)
         candidates = np.concatenate([batch.targets[:, None], negatives[rows]], axis=1)
         scores = score_candidates(scorer, batch.users, batch.histories, candidates)
-        ranks[rows] = _ahead_of_target(scores[:, 1:], negatives[rows], scores[:, 0], batch.targets).sum(axis=1)
+        ahead = _ahead_of_target(scores[:, 1:], negatives[rows], scores[:, :1], batch.targets[:, None])
+        ranks[rows] = np.count_nonzero(ahead, axis=1)
     return ranks
 
 
 def _ahead_of_target(
     scores: np.ndarray, items: np.ndarray, target_scores: np.ndarray, targets: np.ndarray
 ) -> np.ndarray:
-    """Which candidates rank before the target: higher score, or equal score and lower item id."""
-    target_scores = target_scores[:, None]
-    return (scores > target_scores) | ((scores == target_scores) & (items < targets[:, None]))
+    """Which candidates rank before the target: higher score, or equal score and lower item id
+    (elementwise, broadcasting)."""
+    return (scores > target_scores) | ((scores == target_scores) & (items < targets))
 
 
 def sample_negatives(
@@ -147,7 +164,7 @@ def sample_negatives(
     if exclude_seen:
         key_rows.append(eval_set.histories.row_ids())
         key_items.append(eval_set.histories.values)
-    taken = np.unique(np.concatenate(key_rows) * stride + np.concatenate(key_items))
+    taken = _sorted_unique(np.concatenate(key_rows) * stride + np.concatenate(key_items))
 
     available = np.count_nonzero(weights) - np.bincount(
         taken // stride, weights=weights[taken % stride] > 0, minlength=num_rows
@@ -181,12 +198,12 @@ def sample_negatives(
         accepted = []
         for start in range(0, len(pending), block):
             rows = pending[start : start + block]
-            draws = np.searchsorted(cdf, rng.random((len(rows), width)), side="right")
+            if popularity is None:
+                draws = rng.integers(1, num_items + 1, size=(len(rows), width))
+            else:
+                draws = np.searchsorted(cdf, rng.random((len(rows), width)), side="right")
             keys = rows[:, None] * stride + draws
-            ok = ~_contains(taken, keys)
-            first = np.zeros(keys.size, dtype=bool)
-            first[np.unique(keys.ravel(), return_index=True)[1]] = True
-            ok &= first.reshape(keys.shape)
+            ok = ~_contains(taken, keys) & ~_repeats_within_rows(draws)
             order = np.cumsum(ok, axis=1)
             ok &= order <= (num_negatives - filled[rows])[:, None]
             at_row, at_column = np.nonzero(ok)
@@ -194,7 +211,8 @@ def sample_negatives(
             negatives[rows[at_row], slots] = draws[at_row, at_column]
             filled[rows] += ok.sum(axis=1)
             accepted.append(keys[ok])
-        taken = np.union1d(taken, np.concatenate(accepted))
+        # Accepted keys are new and unique, so merging two sorted runs (a stable sort) suffices.
+        taken = np.sort(np.concatenate([taken, *accepted]), kind="stable")
 
     # Exact fallback for rows whose allowed items hold little of the sampling mass.
     candidates = np.flatnonzero(weights)
@@ -204,6 +222,23 @@ def sample_negatives(
         p = weights[allowed] / weights[allowed].sum()
         negatives[row, filled[row] :] = rng.choice(allowed, size=num_negatives - filled[row], replace=False, p=p)
     return negatives
+
+
+def _sorted_unique(keys: np.ndarray) -> np.ndarray:
+    """`np.unique(keys)` by an explicit sort (numpy's hash-based unique is slow on large int arrays)."""
+    keys = np.sort(keys)
+    return keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
+
+
+def _repeats_within_rows(values: np.ndarray) -> np.ndarray:
+    """Marks every value that already occurred earlier in its row (first occurrences stay False)."""
+    order = np.argsort(values, axis=1, kind="stable")
+    ordered = np.take_along_axis(values, order, axis=1)
+    repeat_in_order = np.zeros(values.shape, dtype=bool)
+    repeat_in_order[:, 1:] = ordered[:, 1:] == ordered[:, :-1]
+    repeats = np.empty_like(repeat_in_order)
+    np.put_along_axis(repeats, order, repeat_in_order, axis=1)
+    return repeats
 
 
 def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:

@@ -45,6 +45,7 @@ def score_candidates(scorer: Scorer, users: np.ndarray, histories: Ragged, candi
 def _checked(scores: np.ndarray, shape: tuple[int, ...], source: str) -> np.ndarray:
     if scores.shape != tuple(shape):
         raise ValueError(f"{source} returned shape {scores.shape}; expected {tuple(shape)}")
-    if not np.issubdtype(scores.dtype, np.integer) and np.isnan(scores).any():
+    # A sum is NaN whenever a score is (and rarely otherwise: inf - inf), and cheaper than isnan.
+    if not np.issubdtype(scores.dtype, np.integer) and np.isnan(scores.sum()) and np.isnan(scores).any():
         raise ValueError(f"{source} returned {int(np.isnan(scores).sum())} NaN scores")
     return scores
