@@ -35,7 +35,7 @@ def ml_100k_rows(count: int) -> list[tuple[str, ...]]:
     """The first `count` (user, item, rating, timestamp) rows of the real RecBole ml-100k.inter."""
     with open(require_shared(ML_100K_INTER), encoding="utf-8") as f:
         next(f)
-        return [tuple(line.rstrip("\n").split("\t")) for _, line in zip(range(count), f)]
+        return [tuple(line.rstrip("\n").split("\t")) for _, line in zip(range(count), f, strict=False)]
 
 
 @pytest.fixture(scope="session")

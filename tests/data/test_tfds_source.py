@@ -20,6 +20,7 @@ from dynint.data.registry import load_dataset  # noqa: E402
 from dynint.data.tfds_source import load_tfds  # noqa: E402
 from dynint.errors import ConfigError, DatasetNotFoundError  # noqa: E402
 
+
 class DynintMl100kSample(tfds.core.GeneratorBasedBuilder):
     """The first rows of ml-100k with MovieLens's TFDS feature names."""
 

@@ -32,12 +32,14 @@ def _open_binary(path: Path | str) -> BinaryIO:
 
 
 def read_lines(path: Path | str, encoding: str = "utf-8") -> list[str]:
-    """All lines of a file without their line ends (`\\r\\n` is read as `\\n`)."""
+    """All lines of a file without their line ends (`\r\n` counts as `\n`)."""
+    with _open_binary(path) as file:
+        data = file.read()
     try:
-        with open_text(path, encoding) as file:
-            lines = file.read().split("\n")
+        text = data.decode(encoding)
     except UnicodeDecodeError as error:
-        raise _decoding_error(path, encoding, error, None) from None
+        raise _decoding_error(path, encoding, error, data.count(b"\n", 0, error.start) + 1) from None
+    lines = text.replace("\r\n", "\n").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     return lines
@@ -84,6 +86,7 @@ class Table:
 
 
 def check_header(path: Path | str, header: str, names: Sequence[str], sep: str) -> None:
+    """The first line must list exactly `names`."""
     if header.split(sep) != list(names):
         raise DataFormatError(path, f"expected the header {sep.join(names)!r}, got {header!r}", line=1)
 
@@ -143,9 +146,10 @@ def read_numeric_table(
         result = {name: np.ascontiguousarray(data[name]) for name in names}
         if all(np.isfinite(values).all() for values in result.values()):
             return result
-    except ValueError as error:
-        if isinstance(error, DataFormatError):
-            raise
+    except DataFormatError:
+        raise
+    except ValueError:  # includes UnicodeDecodeError
+        pass
     table = read_table(path, sep, names, header=header, encoding=encoding)
     return {name: table.numbers(name, dtype) for name, dtype in columns.items()}
 
@@ -173,7 +177,7 @@ def read_json_lines(path: Path | str, *, python_literals: bool = False) -> Itera
             yield number, record
 
 
-def _decoding_error(path: Path | str, encoding: str, error: UnicodeDecodeError, line: int | None) -> DataFormatError:
+def _decoding_error(path: Path | str, encoding: str, error: UnicodeDecodeError, line: int) -> DataFormatError:
     return DataFormatError(path, f"expected {encoding} text ({error.reason})", line=line)
 
 

@@ -131,10 +131,22 @@ def test_movie_file_is_optional(tmp_path):
         (read_movielens_1m, "ratings.dat", ["1::2::3::4", "1::2::five::4"], 2, "expected a finite number for rating"),
         (read_movielens_1m, "ratings.dat", ["1::2::3::4", "1::2::3::4::5"], 2, "expected 4 columns"),
         (read_movielens_csv, "ratings.csv", ["userId,movieId,rating", "1,2,3"], 1, "expected the header"),
-        (read_movielens_csv, "ratings.csv", ["userId,movieId,rating,timestamp", "1,2,3,4", "1,2,3,soon"], 3, "timestamp"),
+        (
+            read_movielens_csv,
+            "ratings.csv",
+            ["userId,movieId,rating,timestamp", "1,2,3,4", "1,2,3,soon"],
+            3,
+            "timestamp",
+        ),
     ],
-    ids=["u.data short line", "u.data non-integer id", "ratings.dat rating", "ratings.dat extra column",
-         "ratings.csv header", "ratings.csv timestamp"],  # fmt: skip
+    ids=[
+        "u.data short line",
+        "u.data non-integer id",
+        "ratings.dat rating",
+        "ratings.dat extra column",
+        "ratings.csv header",
+        "ratings.csv timestamp",
+    ],
 )
 def test_malformed_ratings_line_names_file_and_line(tmp_path, reader, name, lines, line, message):
     write(tmp_path / name, lines)
@@ -145,17 +157,47 @@ def test_malformed_ratings_line_names_file_and_line(tmp_path, reader, name, line
 @pytest.mark.parametrize(
     ("reader", "ratings", "name", "lines", "line", "message"),
     [
-        (read_movielens_100k, "u.data", "u.item", ["1|A|d||url|" + "|".join("0" * 18 + "x")], 1, "for Western, got 'x'"),
+        (
+            read_movielens_100k,
+            "u.data",
+            "u.item",
+            ["1|A|d||url|" + "|".join("0" * 18 + "x")],
+            1,
+            "for Western, got 'x'",
+        ),
         (read_movielens_100k, "u.data", "u.item", ["1|A|d||url|0|1"], 1, "expected 24 columns"),
-        (read_movielens_1m, "ratings.dat", "movies.dat", ["1::A (1990)::Drama", "2::B (1991)"], 2, "expected 3 columns"),
-        (read_movielens_csv, "ratings.csv", "movies.csv", ["movieId,title,genres", '1,"A, The",Drama,x'], 2, "3 columns"),
+        (
+            read_movielens_1m,
+            "ratings.dat",
+            "movies.dat",
+            ["1::A (1990)::Drama", "2::B (1991)"],
+            2,
+            "expected 3 columns",
+        ),
+        (
+            read_movielens_csv,
+            "ratings.csv",
+            "movies.csv",
+            ["movieId,title,genres", '1,"A, The",Drama,x'],
+            2,
+            "3 columns",
+        ),
         (read_movielens_csv, "ratings.csv", "movies.csv", ["movieId,title,genres", "one,A,Drama"], 2, "for movieId"),
     ],
-    ids=["u.item genre flag", "u.item short line", "movies.dat short line", "movies.csv extra column",
-         "movies.csv non-integer id"],  # fmt: skip
+    ids=[
+        "u.item genre flag",
+        "u.item short line",
+        "movies.dat short line",
+        "movies.csv extra column",
+        "movies.csv non-integer id",
+    ],
 )
 def test_malformed_movie_line_names_file_and_line(tmp_path, reader, ratings, name, lines, line, message):
-    rows = {"u.data": ["1\t1\t5\t100"], "ratings.dat": ["1::1::5::100"], "ratings.csv": ["userId,movieId,rating,timestamp", "1,1,5,100"]}
+    rows = {
+        "u.data": ["1\t1\t5\t100"],
+        "ratings.dat": ["1::1::5::100"],
+        "ratings.csv": ["userId,movieId,rating,timestamp", "1,1,5,100"],
+    }
     write(tmp_path / ratings, rows[ratings])
     write(tmp_path / name, lines, encoding="latin-1")
     with pytest.raises(DataFormatError, match=rf"{name}, line {line}: .*{message}"):

@@ -73,7 +73,9 @@ def test_without_timestamp_events_are_numbered_in_file_order_per_user(tmp_path):
 
 def test_items_without_a_row_in_the_item_file_get_empty_features(tmp_path):
     write_atomic(tmp_path, "toy", "inter", [INTER_HEADER, "1\t7\t4\t10", "1\t8\t5\t11"])
-    write_atomic(tmp_path, "toy", "item", ["item_id:token\ttitle:token_seq\ttags:token_seq\tprice:float", "8\tA B\tx y\t2.5"])
+    write_atomic(
+        tmp_path, "toy", "item", ["item_id:token\ttitle:token_seq\ttags:token_seq\tprice:float", "8\tA B\tx y\t2.5"]
+    )
     interactions = read_recbole_atomic(tmp_path, "toy")
     assert interactions.item_features.text["title"] == ["", "", "A B"]
     assert [row.tolist() for row in interactions.item_features.tokens["tags"]] == [[], [], [1, 2]]
@@ -106,4 +108,10 @@ def test_header_field_without_a_type_is_rejected(tmp_path):
 
 def test_missing_inter_file_names_its_path(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"toy\.inter"):
+        read_recbole_atomic(tmp_path, "toy")
+
+
+def test_invalid_utf8_names_file_and_line(tmp_path):
+    (tmp_path / "toy.inter").write_bytes(f"{INTER_HEADER}\n1\t7\t4\t10\n1\t\xff8\t5\t11\n".encode("latin-1"))
+    with pytest.raises(DataFormatError, match=r"toy\.inter, line 3: expected utf-8 text"):
         read_recbole_atomic(tmp_path, "toy")

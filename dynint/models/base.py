@@ -1,0 +1,95 @@
+"""What every sequential model shares: its config fields, its training objective, and its interface.
+
+A model maps left-aligned item sequences `(B, L)` (0 = padding) to hidden states `(B, L, d)`
+and scores items by the dot product of a hidden state with rows of `output_table()`. The
+training engine never looks further inside a model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import jax
+from flax import nnx
+
+from dynint.errors import ConfigError
+from dynint.models.losses import LOSSES, LossName
+
+EMBEDDING_INIT = nnx.initializers.normal(stddev=0.02)
+
+
+@dataclass(frozen=True)
+class SequentialModelConfig:
+    """Fields every sequential model has. `loss` is one of `LOSSES`; `num_negatives` (per position)
+    applies to `sampled-softmax` and `gbce`, `gbce_t` (the calibration t) to `gbce` only."""
+
+    name: str = ""
+    hidden_size: int = 64
+    dropout: float = 0.2
+    loss: LossName = "ce"
+    num_negatives: int = 1
+    gbce_t: float = 0.75
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ConfigError(f"model.loss={self.loss!r}: expected one of {', '.join(LOSSES)}")
+        if self.hidden_size < 1 or self.num_negatives < 1:
+            raise ConfigError("model.hidden_size and model.num_negatives must be positive integers")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"model.dropout={self.dropout!r}: expected a rate in [0, 1)")
+        if not 0.0 <= self.gbce_t <= 1.0:
+            raise ConfigError(f"model.gbce_t={self.gbce_t!r}: expected a value in [0, 1]")
+
+
+@dataclass(frozen=True)
+class TransformerConfig(SequentialModelConfig):
+    """A stack of self-attention blocks; `attention_dropout` None means `dropout`. `norm="pre"`
+    normalises each sub-layer's input (and the stack's output), `"post"` each residual sum."""
+
+    num_layers: int = 2
+    num_heads: int = 2
+    inner_size: int = 256
+    attention_dropout: float | None = None
+    norm: Literal["pre", "post"] = "pre"
+    activation: Literal["gelu", "relu"] = "gelu"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.hidden_size % self.num_heads:
+            raise ConfigError(
+                f"model.hidden_size={self.hidden_size} must be divisible by model.num_heads={self.num_heads}"
+            )
+        if self.norm not in ("pre", "post"):
+            raise ConfigError(f"model.norm={self.norm!r}: expected 'pre' or 'post'")
+        if self.activation not in ("gelu", "relu"):
+            raise ConfigError(f"model.activation={self.activation!r}: expected 'gelu' or 'relu'")
+
+
+@dataclass(frozen=True)
+class NextItemObjective:
+    """Predict item `t + 1` from the items up to `t`, at every real position."""
+
+
+@dataclass(frozen=True)
+class ClozeObjective:
+    """Replace each item by `mask_token` with probability `mask_probability` (at least one per
+    sequence) and predict the replaced items; at inference a `mask_token` follows the history."""
+
+    mask_probability: float
+    mask_token: int
+
+
+Objective = NextItemObjective | ClozeObjective
+
+
+class SequenceModel(Protocol):
+    objective: Objective
+
+    def __call__(self, inputs: jax.Array, *, rngs: nnx.Rngs | None = None) -> jax.Array:
+        """Hidden states `(B, L, d)`; dropout is active only when `rngs` is given."""
+        ...
+
+    def output_table(self) -> jax.Array:
+        """The `(num_items + 1, d)` item vectors scores are dot products with (row 0: padding)."""
+        ...

@@ -1,0 +1,105 @@
+"""Next-item losses over the predicted positions of a batch, all sharing one item table.
+
+Every loss takes `hidden` `(T, d)` (one row per predicted position), the item table `(V + 1, d)`
+(row 0 is padding and never a candidate), integer `targets` `(T,)` and float `weights` `(T,)`
+(0 for unused slots of the static token buffer), and returns the weighted mean loss.
+Negatives are drawn uniformly from the items other than the position's target.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+
+LossName = Literal["ce", "bce", "sampled-softmax", "gbce"]
+LOSSES: tuple[str, ...] = ("ce", "bce", "sampled-softmax", "gbce")
+
+
+def full_softmax_cross_entropy(hidden: jax.Array, table: jax.Array, targets: jax.Array, weights: jax.Array) -> jax.Array:
+    """Cross-entropy of a softmax over all items `1..V`."""
+    logits = hidden @ table[1:].T
+    target_logit = jnp.sum(hidden * table[targets], axis=-1)
+    return _weighted_mean(jax.nn.logsumexp(logits, axis=-1) - target_logit, weights)
+
+
+def binary_cross_entropy(
+    hidden: jax.Array, table: jax.Array, targets: jax.Array, weights: jax.Array, key: jax.Array
+) -> jax.Array:
+    """The original SASRec loss: a positive and one sampled negative per position, each a logistic loss."""
+    return generalized_binary_cross_entropy(hidden, table, targets, weights, key, num_negatives=1, t=0.0)
+
+
+def sampled_softmax(
+    hidden: jax.Array, table: jax.Array, targets: jax.Array, weights: jax.Array, key: jax.Array, num_negatives: int
+) -> jax.Array:
+    """Cross-entropy of a softmax over the target and `num_negatives` sampled items."""
+    positive, negative = _positive_and_negative_logits(hidden, table, targets, key, num_negatives)
+    logits = jnp.concatenate([positive[:, None], negative], axis=1)
+    return _weighted_mean(jax.nn.logsumexp(logits, axis=-1) - positive, weights)
+
+
+def generalized_binary_cross_entropy(
+    hidden: jax.Array,
+    table: jax.Array,
+    targets: jax.Array,
+    weights: jax.Array,
+    key: jax.Array,
+    num_negatives: int,
+    t: float,
+) -> jax.Array:
+    """gBCE (Petrov & Macdonald, RecSys 2023): `-beta log sigmoid(s+) - sum_j log(1 - sigmoid(s_j))`.
+
+    `beta = alpha (t (1 - 1/alpha) + 1/alpha)` with sampling rate `alpha = num_negatives / (V - 1)`
+    counters the overconfidence that negative sampling causes; `t = 0` is plain BCE, `t = 1`
+    the fully calibrated loss.
+    """
+    num_items = table.shape[0] - 1
+    alpha = num_negatives / max(num_items - 1, 1)
+    beta = alpha * (t * (1.0 - 1.0 / alpha) + 1.0 / alpha)
+    positive, negative = _positive_and_negative_logits(hidden, table, targets, key, num_negatives)
+    per_position = -beta * jax.nn.log_sigmoid(positive) + jnp.sum(jax.nn.softplus(negative), axis=-1)
+    return _weighted_mean(per_position, weights)
+
+
+def sequence_loss(
+    name: str,
+    hidden: jax.Array,
+    table: jax.Array,
+    targets: jax.Array,
+    weights: jax.Array,
+    key: jax.Array,
+    *,
+    num_negatives: int = 1,
+    gbce_t: float = 0.75,
+) -> jax.Array:
+    """The loss `name` (one of `LOSSES`); `key` draws negatives for the sampled losses."""
+    if name == "ce":
+        return full_softmax_cross_entropy(hidden, table, targets, weights)
+    if name == "bce":
+        return binary_cross_entropy(hidden, table, targets, weights, key)
+    if name == "sampled-softmax":
+        return sampled_softmax(hidden, table, targets, weights, key, num_negatives)
+    if name == "gbce":
+        return generalized_binary_cross_entropy(hidden, table, targets, weights, key, num_negatives, gbce_t)
+    raise ValueError(f"unknown loss {name!r}; expected one of {', '.join(LOSSES)}")
+
+
+def sample_negatives(key: jax.Array, targets: jax.Array, num_items: int, num_negatives: int) -> jax.Array:
+    """`(T, num_negatives)` items drawn uniformly, with replacement, from `1..num_items` minus each target."""
+    offsets = jax.random.randint(key, (*targets.shape, num_negatives), 1, num_items, dtype=targets.dtype)
+    return 1 + (targets[:, None] - 1 + offsets) % num_items
+
+
+def _positive_and_negative_logits(
+    hidden: jax.Array, table: jax.Array, targets: jax.Array, key: jax.Array, num_negatives: int
+) -> tuple[jax.Array, jax.Array]:
+    negatives = sample_negatives(key, targets, table.shape[0] - 1, num_negatives)
+    positive = jnp.sum(hidden * table[targets], axis=-1)
+    negative = jnp.einsum("td,tnd->tn", hidden, table[negatives])
+    return positive, negative
+
+
+def _weighted_mean(values: jax.Array, weights: jax.Array) -> jax.Array:
+    return jnp.sum(values * weights) / jnp.maximum(jnp.sum(weights), 1.0)

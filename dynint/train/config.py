@@ -1,0 +1,71 @@
+"""`TrainConfig`: how a neural model is trained (optimizer, schedule, batching, early stopping, checkpoints)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from dynint.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings shared by every neural model.
+
+    Sequences keep their last `max_length` inputs. Each batch holds at most `batch_size`
+    sequences of one length bucket (`bucket_lengths`, capped at `max_length`) and at most
+    `max_tokens_per_batch` predicted positions, which bounds the output layer's memory.
+    The learning rate warms up linearly for `warmup_steps`, then follows `schedule` down to
+    `learning_rate * final_learning_rate_fraction` at the last step of `max_epochs`.
+    Weight decay applies to weight matrices, and to embedding tables only with
+    `decay_embeddings` (biases and normalisation scales are never decayed).
+    """
+
+    optimizer: Literal["adam", "adamw"] = "adam"
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    decay_embeddings: bool = False
+    beta1: float = 0.9
+    beta2: float = 0.999
+    schedule: Literal["constant", "cosine", "linear"] = "constant"
+    warmup_steps: int = 0
+    final_learning_rate_fraction: float = 0.0
+    clip_norm: float | None = None
+    batch_size: int = 256
+    max_epochs: int = 200
+    patience: int = 10
+    early_stopping_metric: str = "NDCG@10"
+    max_length: int = 50
+    bucket_lengths: tuple[int, ...] = (8, 16, 32, 50)
+    max_tokens_per_batch: int = 4096
+    eval_batch_size: int = 1024
+    num_devices: int = 1
+    checkpoint: bool = True
+    checkpoint_dir: str | None = None
+    resume: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bucket_lengths", tuple(self.bucket_lengths))
+        positive = ("learning_rate", "batch_size", "max_epochs", "patience", "max_length")
+        positive += ("max_tokens_per_batch", "eval_batch_size")
+        for key in positive:
+            if not getattr(self, key) > 0:
+                raise ConfigError(f"train.{key}={getattr(self, key)!r}: expected a positive number")
+        for key in ("weight_decay", "warmup_steps"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"train.{key}={getattr(self, key)!r}: expected a non-negative number")
+        if not 0.0 <= self.final_learning_rate_fraction <= 1.0:
+            raise ConfigError(f"train.final_learning_rate_fraction={self.final_learning_rate_fraction!r}: expected 0..1")
+        if self.clip_norm is not None and self.clip_norm <= 0:
+            raise ConfigError(f"train.clip_norm={self.clip_norm!r}: expected a positive number or null")
+        if not self.bucket_lengths or any(b < 1 for b in self.bucket_lengths):
+            raise ConfigError(f"train.bucket_lengths={list(self.bucket_lengths)!r}: expected positive lengths")
+        if list(self.bucket_lengths) != sorted(set(self.bucket_lengths)):
+            raise ConfigError(f"train.bucket_lengths={list(self.bucket_lengths)!r}: expected increasing lengths")
+        if self.num_devices < 1 and self.num_devices != -1:
+            raise ConfigError(f"train.num_devices={self.num_devices!r}: expected a positive count, or -1 for all")
+
+    @property
+    def buckets(self) -> tuple[int, ...]:
+        """Static sequence lengths batches are padded to: `bucket_lengths` below `max_length`, then `max_length`."""
+        return tuple(b for b in self.bucket_lengths if b < self.max_length) + (self.max_length,)
