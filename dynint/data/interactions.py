@@ -101,8 +101,8 @@ class Interactions:
         source: str = "",
     ) -> Interactions:
         """Build from raw ids, numbering users and items by `dense_id_map`."""
-        user_ids, user = dense_id_map(np.asarray(raw_users).astype(str))
-        item_vocab, item = dense_id_map(np.asarray(raw_items).astype(str))
+        user_ids, user = dense_id_map(np.asarray(raw_users))
+        item_vocab, item = dense_id_map(np.asarray(raw_items))
         return cls(
             user=user,
             item=item + 1,
@@ -116,8 +116,16 @@ class Interactions:
 
 
 def dense_id_map(raw_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Map raw string ids to `0..n-1`: by integer value when every id is an integer, else by
-    first appearance. Returns (vocabulary of raw ids, dense id of each input)."""
+    """Map raw ids to `0..n-1`: by integer value when every id is an integer, else by first
+    appearance. Returns (vocabulary of raw ids as strings, dense id of each input).
+
+    Integer arrays take a fast path (sorting strings is ~100x slower than sorting integers).
+    """
+    raw_ids = np.asarray(raw_ids)
+    if raw_ids.dtype.kind in "iu":
+        unique, inverse = np.unique(raw_ids, return_inverse=True)
+        return unique.astype(str), inverse.reshape(-1).astype(np.int64)
+    raw_ids = raw_ids.astype(str)
     unique, first_index, inverse = np.unique(raw_ids, return_index=True, return_inverse=True)
     try:
         order = np.argsort(np.array([int(u) for u in unique]), kind="stable")

@@ -166,51 +166,34 @@ def sample_negatives(
         key_items.append(eval_set.histories.values)
     taken = _sorted_unique(np.concatenate(key_rows) * stride + np.concatenate(key_items))
 
-    available = np.count_nonzero(weights) - np.bincount(
-        taken // stride, weights=weights[taken % stride] > 0, minlength=num_rows
-    )
-    short = np.flatnonzero(available < num_negatives)
-    if len(short):
-        row = short[0]
-        raise ValueError(
-            f"row {row} (user {eval_set.users[row]}) has only {int(available[row])} items left to draw "
-            f"{num_negatives} negatives from (num_items={num_items}, its target"
-            f"{' and history' if exclude_seen else ''} excluded"
-            f"{', zero-popularity items excluded' if popularity is not None else ''}); {len(short)} rows are short"
-        )
+    _check_enough_items(eval_set, num_negatives, weights, taken, stride, exclude_seen)
 
     rng = np.random.Generator(np.random.PCG64(seed))
     negatives = np.zeros((num_rows, num_negatives), dtype=np.int64)
     filled = np.zeros(num_rows, dtype=np.int64)
-    cdf = np.cumsum(weights)
-    total = cdf[-1]
-    cdf /= total
+    cdf = np.cumsum(weights) / weights.sum()
     cdf[-1] = 1.0
     for _ in range(_MAX_REJECTION_ROUNDS):
+        # Expected draws per row: what it still needs over the share of the sampling mass it may take.
         mass_taken = np.bincount(taken // stride, weights=weights[taken % stride], minlength=num_rows)
-        acceptance = 1.0 - mass_taken / total
+        acceptance = 1.0 - mass_taken / weights.sum()
         pending = np.flatnonzero((filled < num_negatives) & (acceptance >= _MIN_ACCEPTANCE))
         if not len(pending):
             break
-        need = num_negatives - filled[pending]
-        width = int(np.ceil(np.max(need / acceptance[pending]) * 1.25)) + 16
-        block = max(1, _MAX_DRAWS_PER_BLOCK // width)
+        expected_draws = (num_negatives - filled[pending]) / acceptance[pending]
+        # Rows grouped by a power-of-two number of draws, so one costly row does not widen them all.
+        widths = 2 ** np.ceil(np.log2(1.1 * expected_draws + 8)).astype(np.int64)
         accepted = []
-        for start in range(0, len(pending), block):
-            rows = pending[start : start + block]
-            if popularity is None:
-                draws = rng.integers(1, num_items + 1, size=(len(rows), width))
-            else:
-                draws = np.searchsorted(cdf, rng.random((len(rows), width)), side="right")
-            keys = rows[:, None] * stride + draws
-            ok = ~_contains(taken, keys) & ~_repeats_within_rows(draws)
-            order = np.cumsum(ok, axis=1)
-            ok &= order <= (num_negatives - filled[rows])[:, None]
-            at_row, at_column = np.nonzero(ok)
-            slots = filled[rows][at_row] + order[at_row, at_column] - 1
-            negatives[rows[at_row], slots] = draws[at_row, at_column]
-            filled[rows] += ok.sum(axis=1)
-            accepted.append(keys[ok])
+        for width in np.unique(widths):
+            group = pending[widths == width]
+            block = max(1, _MAX_DRAWS_PER_BLOCK // width)
+            for start in range(0, len(group), block):
+                rows = group[start : start + block]
+                if popularity is None:
+                    draws = rng.integers(1, num_items + 1, size=(len(rows), width))
+                else:
+                    draws = np.searchsorted(cdf, rng.random((len(rows), width)), side="right")
+                accepted.append(_accept_draws(rows, draws, stride, taken, negatives, filled))
         # Accepted keys are new and unique, so merging two sorted runs (a stable sort) suffices.
         taken = np.sort(np.concatenate([taken, *accepted]), kind="stable")
 
@@ -222,6 +205,37 @@ def sample_negatives(
         p = weights[allowed] / weights[allowed].sum()
         negatives[row, filled[row] :] = rng.choice(allowed, size=num_negatives - filled[row], replace=False, p=p)
     return negatives
+
+
+def _check_enough_items(
+    eval_set: EvalSet, num_negatives: int, weights: np.ndarray, taken: np.ndarray, stride: int, exclude_seen: bool
+) -> None:
+    """Raise if a row has fewer than `num_negatives` drawable items (positive weight, not taken)."""
+    taken_drawable = np.bincount(taken // stride, weights=weights[taken % stride] > 0, minlength=len(eval_set))
+    available = np.count_nonzero(weights) - taken_drawable.astype(np.int64)
+    short = np.flatnonzero(available < num_negatives)
+    if len(short):
+        row = short[0]
+        raise ValueError(
+            f"row {row} (user {eval_set.users[row]}) has only {available[row]} items left to draw {num_negatives} "
+            f"negatives from (num_items={stride - 1}, its target{' and history' if exclude_seen else ''} and any "
+            f"zero-popularity items excluded); {len(short)} rows are short"
+        )
+
+
+def _accept_draws(
+    rows: np.ndarray, draws: np.ndarray, stride: int, taken: np.ndarray, negatives: np.ndarray, filled: np.ndarray
+) -> np.ndarray:
+    """Append to `negatives[rows]` (in place, advancing `filled`) each row's draws in draw order,
+    skipping taken items and repeats, until the row is full. Returns the accepted keys."""
+    keys = rows[:, None] * stride + draws
+    ok = ~_contains(taken, keys) & ~_repeats_within_rows(draws)
+    order = np.cumsum(ok, axis=1)
+    ok &= order <= (negatives.shape[1] - filled[rows])[:, None]
+    at_row, at_column = np.nonzero(ok)
+    negatives[rows[at_row], filled[rows][at_row] + order[at_row, at_column] - 1] = draws[at_row, at_column]
+    filled[rows] += np.count_nonzero(ok, axis=1)
+    return keys[ok]
 
 
 def _sorted_unique(keys: np.ndarray) -> np.ndarray:

@@ -1,0 +1,179 @@
+"""Training batches: per-sequence examples grouped into length buckets, with a static token buffer.
+
+Sequences are left-aligned and padded to their bucket's length, so a few static shapes cover
+all batches and short sequences do not pay for long ones. The positions a loss is computed on
+are gathered into a buffer of static size (the bucket's token budget), so padding never reaches
+the output layer. Batch composition and order depend only on the seed and the epoch, which
+makes an epoch reproducible and resumable.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from dynint.data.ragged import Ragged
+from dynint.models.base import ClozeObjective, NextItemObjective, Objective
+
+_TOKEN_ALIGNMENT = 64
+
+
+class TrainBatch(NamedTuple):
+    """`inputs` `(B, L)` item ids (0 = padding); `token_index` `(T,)` flat positions `b * L + t`
+    of the predicted positions with their `token_target` items, `token_weight` 1 for real
+    entries and 0 for the unused tail of the buffer."""
+
+    inputs: np.ndarray
+    token_index: np.ndarray
+    token_target: np.ndarray
+    token_weight: np.ndarray
+
+
+@dataclass(frozen=True)
+class Examples:
+    """Model inputs per sequence; `targets` and `predict` are aligned with `inputs.values`:
+    which positions carry a loss, and the item to predict there."""
+
+    inputs: Ragged
+    targets: np.ndarray
+    predict: np.ndarray
+
+    def predictions_per_row(self) -> np.ndarray:
+        return np.bincount(self.inputs.row_ids(), weights=self.predict, minlength=len(self.inputs)).astype(np.int64)
+
+
+def training_windows(sequences: Ragged, objective: Objective, max_length: int) -> Ragged:
+    """Each sequence's last items that one training example covers (sequences of fewer than 2 items are dropped):
+    `max_length + 1` for next-item prediction (inputs and their shifted targets), `max_length` for the cloze task."""
+    keep = np.flatnonzero(sequences.lengths >= 2)
+    span = max_length + 1 if isinstance(objective, NextItemObjective) else max_length
+    kept = sequences.take(keep)
+    lengths = np.minimum(kept.lengths, span)
+    ends = kept.offsets[1:]
+    index = np.repeat(ends - lengths, lengths) + _positions_in_rows(lengths)
+    return Ragged.from_lengths(kept.values[index], lengths)
+
+
+def make_examples(windows: Ragged, objective: Objective, rng: np.random.Generator | None = None) -> Examples:
+    """Next-item: inputs are a window minus its last item, each predicting the following item.
+    Cloze: each item is replaced by the mask token with the objective's probability (at least one
+    per window, drawn from `rng`) and the replaced items are predicted."""
+    if isinstance(objective, NextItemObjective):
+        lengths = windows.lengths - 1
+        starts = np.repeat(windows.offsets[:-1], lengths) + _positions_in_rows(lengths)
+        inputs = Ragged.from_lengths(windows.values[starts], lengths)
+        return Examples(inputs, windows.values[starts + 1], np.ones(len(starts), dtype=bool))
+    if isinstance(objective, ClozeObjective):
+        if rng is None:
+            raise ValueError("the cloze objective draws its masks from `rng`; got None")
+        masked = rng.random(len(windows.values)) < objective.mask_probability
+        rows = windows.row_ids()
+        unmasked_rows = np.flatnonzero(np.bincount(rows, weights=masked, minlength=len(windows)) == 0)
+        picks = rng.integers(0, windows.lengths[unmasked_rows])
+        masked[windows.offsets[unmasked_rows] + picks] = True
+        values = np.where(masked, objective.mask_token, windows.values)
+        return Examples(Ragged.from_lengths(values, windows.lengths), windows.values.copy(), masked)
+    raise TypeError(f"unknown objective {objective!r}")
+
+
+class SequenceBatcher:
+    """Plans and builds the batches of every epoch for one set of training sequences.
+
+    A sequence goes to the shortest bucket that holds its inputs. Each bucket has a static
+    token budget: about `batch_size` times the mean number of predicted positions per sequence,
+    capped at `max_tokens`. A batch is closed when it has `batch_size` sequences or its next
+    sequence would overflow the budget, so buffers are nearly full and never overflow.
+    """
+
+    def __init__(
+        self,
+        sequences: Ragged,
+        objective: Objective,
+        *,
+        max_length: int,
+        buckets: tuple[int, ...],
+        batch_size: int,
+        max_tokens: int,
+        alignment: int = 1,
+    ):
+        if buckets[-1] != max_length:
+            raise ValueError(f"the last bucket must be max_length={max_length}; got buckets {buckets}")
+        self.objective = objective
+        self.buckets = buckets
+        self.batch_size = batch_size
+        self.windows = training_windows(sequences, objective, max_length)
+        if not len(self.windows):
+            raise ValueError("no training sequence has the 2 items a training example needs")
+        input_lengths = self.windows.lengths - (1 if isinstance(objective, NextItemObjective) else 0)
+        self.bucket_of = np.searchsorted(np.asarray(buckets), input_lengths)
+        expected = input_lengths.astype(np.float64)
+        if isinstance(objective, ClozeObjective):
+            expected = np.maximum(1.0, objective.mask_probability * expected)
+        step = math.lcm(_TOKEN_ALIGNMENT, alignment)
+        self.token_budgets = []
+        for b, length in enumerate(buckets):
+            mean = expected[self.bucket_of == b].mean() if np.any(self.bucket_of == b) else length
+            budget = step * math.ceil(batch_size * mean / step)
+            budget = min(budget, batch_size * length, max_tokens)
+            self.token_budgets.append(max(budget, step * math.ceil(length / step)))
+        self._examples = None if isinstance(objective, ClozeObjective) else make_examples(self.windows, objective)
+
+    @property
+    def num_sequences(self) -> int:
+        return len(self.windows)
+
+    def epoch(self, seed: int, epoch: int) -> list[TrainBatch]:
+        """All batches of `epoch`, in training order; a pure function of `(seed, epoch)`."""
+        rng = np.random.default_rng([seed, epoch])
+        examples = self._examples if self._examples is not None else make_examples(self.windows, self.objective, rng)
+        predictions = examples.predictions_per_row()
+        plan = []
+        for b in range(len(self.buckets)):
+            rows = rng.permutation(np.flatnonzero(self.bucket_of == b))
+            plan += [(b, group) for group in self._pack(rows, predictions[rows], self.token_budgets[b])]
+        order = rng.permutation(len(plan))
+        return [self._build(examples, *plan[i]) for i in order]
+
+    def _pack(self, rows: np.ndarray, counts: np.ndarray, budget: int) -> Iterator[np.ndarray]:
+        start, tokens = 0, 0
+        for i, count in enumerate(counts):
+            if i - start == self.batch_size or tokens + count > budget:
+                yield rows[start:i]
+                start, tokens = i, 0
+            tokens += count
+        if start < len(rows):
+            yield rows[start:]
+
+    def _build(self, examples: Examples, bucket: int, rows: np.ndarray) -> TrainBatch:
+        length, budget = self.buckets[bucket], self.token_budgets[bucket]
+        chosen = examples.inputs.take(rows)
+        index = _take_value_index(examples.inputs, rows)
+        row_of, column = chosen.row_ids(), _positions_in_rows(chosen.lengths)
+        inputs = np.zeros((self.batch_size, length), dtype=np.int32)
+        inputs[row_of, column] = chosen.values
+        predict = examples.predict[index]
+        count = int(predict.sum())
+        token_index = np.zeros(budget, dtype=np.int32)
+        token_target = np.zeros(budget, dtype=np.int32)
+        token_weight = np.zeros(budget, dtype=np.float32)
+        token_index[:count] = (row_of * length + column)[predict]
+        token_target[:count] = examples.targets[index][predict]
+        token_weight[:count] = 1.0
+        return TrainBatch(inputs, token_index, token_target, token_weight)
+
+
+def _positions_in_rows(lengths: np.ndarray) -> np.ndarray:
+    """`0, 1, ..., n_0 - 1, 0, 1, ..., n_1 - 1, ...` for row lengths `n_i`."""
+    total = int(lengths.sum())
+    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.arange(total) - starts
+
+
+def _take_value_index(ragged: Ragged, rows: np.ndarray) -> np.ndarray:
+    """Indices into `ragged.values` of the values of `rows`, in order (what `ragged.take(rows)` gathers)."""
+    lengths = ragged.lengths[rows]
+    return np.repeat(ragged.offsets[rows], lengths) + _positions_in_rows(lengths)

@@ -1,0 +1,84 @@
+"""Where arrays live: the device mesh and every partition rule, kept in this one module.
+
+The mesh has a `data` axis (batches are split over it) and a `model` axis (size 1 unless a
+rule row-shards a large table over it). Parameters and optimizer state are replicated unless a
+rule in `PARAMETER_RULES` says otherwise; the first rule whose pattern matches a parameter's
+path (`items/embedding`, `encoder/blocks/0/attention/qkv/kernel`, ...) wins.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from dynint.errors import ConfigError
+
+DATA_AXIS = "data"
+MODEL_AXIS = "model"
+
+PARAMETER_RULES: tuple[tuple[str, PartitionSpec], ...] = ((r".*", PartitionSpec()),)
+
+
+def make_mesh(num_devices: int = 1, model_parallelism: int = 1) -> Mesh:
+    """A `(data, model)` mesh over the first `num_devices` local devices (-1: all of them)."""
+    devices = jax.devices()
+    count = len(devices) if num_devices == -1 else num_devices
+    if count > len(devices):
+        raise ConfigError(f"train.num_devices={num_devices}: only {len(devices)} devices are available")
+    if count % model_parallelism:
+        raise ConfigError(f"{count} devices cannot be split into model groups of {model_parallelism}")
+    grid = np.asarray(devices[:count]).reshape(count // model_parallelism, model_parallelism)
+    return Mesh(grid, (DATA_AXIS, MODEL_AXIS))
+
+
+def data_parallelism(mesh: Mesh) -> int:
+    return mesh.shape[DATA_AXIS]
+
+
+def batch_sharding(mesh: Mesh) -> NamedSharding:
+    """Arrays whose leading axis is the batch (sequences or predicted positions) split over `data`."""
+    return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    return NamedSharding(mesh, PartitionSpec())
+
+
+def parameter_shardings(mesh: Mesh, params: Any) -> Any:
+    """The sharding of each parameter, by the first matching rule of `PARAMETER_RULES`."""
+
+    def rule(path, _) -> NamedSharding:
+        name = "/".join(str(getattr(key, "key", getattr(key, "idx", key))) for key in path)
+        for pattern, spec in PARAMETER_RULES:
+            if re.fullmatch(pattern, name):
+                return NamedSharding(mesh, spec)
+        raise ValueError(f"no sharding rule matches parameter {name!r}")
+
+    return jax.tree_util.tree_map_with_path(rule, params)
+
+
+def state_shardings(mesh: Mesh, state: Any, params_field: str = "params") -> Any:
+    """Shardings for a training state: the parameters' own, the same for optimizer moments that
+    mirror them (matched by path suffix), replicated for everything else (step counters, keys)."""
+    params = getattr(state, params_field)
+    by_path = {
+        _path_key(path): sharding
+        for path, sharding in jax.tree_util.tree_flatten_with_path(parameter_shardings(mesh, params))[0]
+    }
+
+    def choose(path, _) -> NamedSharding:
+        key = _path_key(path)
+        for param_path, sharding in by_path.items():
+            if key[-len(param_path) :] == param_path:
+                return sharding
+        return replicated(mesh)
+
+    return jax.tree_util.tree_map_with_path(choose, state)
+
+
+def _path_key(path) -> tuple[str, ...]:
+    return tuple(str(getattr(key, "key", getattr(key, "idx", getattr(key, "name", key)))) for key in path)
