@@ -34,7 +34,7 @@ class Baseline(abc.ABC):
         self.config = config
 
     @abc.abstractmethod
-    def fit(self, data: FitData) -> "Baseline":
+    def fit(self, data: FitData) -> Baseline:
         """Learn from `data`; returns self."""
 
     @abc.abstractmethod

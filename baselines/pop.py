@@ -22,7 +22,7 @@ class PopRec(Baseline):
     Equal counts are ordered by item id (lower first) by the ranking protocol's tie rule.
     """
 
-    def fit(self, data: FitData) -> "PopRec":
+    def fit(self, data: FitData) -> PopRec:
         self.counts = np.bincount(data.sequences.values, minlength=data.num_items + 1).astype(np.float64)
         self.counts[0] = 0.0
         return self

@@ -7,8 +7,9 @@ register here as they are added. One new file plus one registry line adds a mode
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,9 @@ def _fit_and_evaluate_baseline(
     popularity = None
     if config.eval.kind == "sampled" and config.eval.negative_sampling == "popularity":
         popularity = np.bincount(visible.values, minlength=split.num_items + 1).astype(np.float64)
-    return evaluate_ranking(model, split.eval_set(stage), split.num_items, config.eval, popularity=popularity, progress=progress)
+    return evaluate_ranking(
+        model, split.eval_set(stage), split.num_items, config.eval, popularity=popularity, progress=progress
+    )
 
 
 def _data_summary(data: PreparedData) -> dict[str, Any]:

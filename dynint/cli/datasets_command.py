@@ -16,7 +16,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("datasets", help="list registered data sets or describe one")
     sub = parser.add_subparsers(dest="datasets_command", required=True)
     listing = sub.add_parser("list", help="every registered data set, where it is read from, and whether it is present")
-    listing.add_argument("--data-dir", default=None, help="data directory (default: $DYNINT_DATA_DIR, ../shared/data, cache)")
+    listing.add_argument(
+        "--data-dir", default=None, help="data directory (default: $DYNINT_DATA_DIR, ../shared/data, cache)"
+    )
     listing.set_defaults(handler=list_datasets)
     info = sub.add_parser("info", help="statistics of one data set and of its leave-one-out split")
     info.add_argument("name", help="registered name, 'synthetic', or tfds:NAME")

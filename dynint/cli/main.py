@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 import dynint
 from dynint.cli import datasets_command, reproduce_command, run_command

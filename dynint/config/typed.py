@@ -6,7 +6,8 @@ import dataclasses
 import difflib
 import types
 import typing
-from typing import Any, Callable, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 from dynint.errors import ConfigError
 

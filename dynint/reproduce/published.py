@@ -25,4 +25,4 @@ def s3rec_published(dataset: str, published_model: str) -> dict[str, float | str
     values = _S3REC.get((dataset, published_model))
     if values is None:
         return None
-    return {**dict(zip(_S3REC_METRICS, values)), "source": S3REC_SOURCE}
+    return {**dict(zip(_S3REC_METRICS, values, strict=True)), "source": S3REC_SOURCE}

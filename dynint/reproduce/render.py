@@ -52,7 +52,9 @@ def render_markdown(table: dict[str, Any]) -> str:
         published_rows: dict[str, dict] = {}
         for row in (r for r in table["rows"] if r["dataset"] == dataset):
             cells = [_mean_std(row["metrics"][m]) for m in metrics]
-            lines.append(f"| {row['model']} | {len(row['seeds'])} | " + " | ".join(cells) + f" | {row['wall_time_s']:.1f} |")
+            lines.append(
+                f"| {row['model']} | {len(row['seeds'])} | " + " | ".join(cells) + f" | {row['wall_time_s']:.1f} |"
+            )
             if row["published"]:
                 published_rows[row["published"]["source"] + row["published_model"]] = row
         for row in published_rows.values():

@@ -36,7 +36,9 @@ def reproduce_table(
     jobs = [(dataset, row) for dataset in chosen for row in spec.rows]
     prepared: dict[str, PreparedData] = {}
     rows = []
-    bar = tqdm(total=len(jobs) * len(seed_list), desc=f"reproduce {name}", unit="run", disable=not progress, file=sys.stderr)
+    bar = tqdm(
+        total=len(jobs) * len(seed_list), desc=f"reproduce {name}", unit="run", disable=not progress, file=sys.stderr
+    )
     for dataset, row in jobs:
         base = load_config(spec.config_path(row), [f"data.name={dataset}"])
         base = replace(base, name=row.model, output_dir=str(Path(runs_dir) / name))

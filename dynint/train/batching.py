@@ -18,6 +18,7 @@ import numpy as np
 
 from dynint.data.ragged import Ragged
 from dynint.models.base import ClozeObjective, NextItemObjective, Objective
+from dynint.train.windows import last_items, left_aligned, positions_in_rows, value_index
 
 _TOKEN_ALIGNMENT = 64
 
@@ -49,13 +50,8 @@ class Examples:
 def training_windows(sequences: Ragged, objective: Objective, max_length: int) -> Ragged:
     """Each sequence's last items that one training example covers (sequences of fewer than 2 items are dropped):
     `max_length + 1` for next-item prediction (inputs and their shifted targets), `max_length` for the cloze task."""
-    keep = np.flatnonzero(sequences.lengths >= 2)
     span = max_length + 1 if isinstance(objective, NextItemObjective) else max_length
-    kept = sequences.take(keep)
-    lengths = np.minimum(kept.lengths, span)
-    ends = kept.offsets[1:]
-    index = np.repeat(ends - lengths, lengths) + _positions_in_rows(lengths)
-    return Ragged.from_lengths(kept.values[index], lengths)
+    return last_items(sequences.take(np.flatnonzero(sequences.lengths >= 2)), span)
 
 
 def make_examples(windows: Ragged, objective: Objective, rng: np.random.Generator | None = None) -> Examples:
@@ -64,7 +60,7 @@ def make_examples(windows: Ragged, objective: Objective, rng: np.random.Generato
     per window, drawn from `rng`) and the replaced items are predicted."""
     if isinstance(objective, NextItemObjective):
         lengths = windows.lengths - 1
-        starts = np.repeat(windows.offsets[:-1], lengths) + _positions_in_rows(lengths)
+        starts = np.repeat(windows.offsets[:-1], lengths) + positions_in_rows(lengths)
         inputs = Ragged.from_lengths(windows.values[starts], lengths)
         return Examples(inputs, windows.values[starts + 1], np.ones(len(starts), dtype=bool))
     if isinstance(objective, ClozeObjective):
@@ -128,6 +124,14 @@ class SequenceBatcher:
 
     def epoch(self, seed: int, epoch: int) -> list[TrainBatch]:
         """All batches of `epoch`, in training order; a pure function of `(seed, epoch)`."""
+        examples, plan = self._plan(seed, epoch)
+        return [self._build(examples, bucket, rows) for bucket, rows in plan]
+
+    def num_batches(self, seed: int, epoch: int) -> int:
+        return len(self._plan(seed, epoch)[1])
+
+    def _plan(self, seed: int, epoch: int) -> tuple[Examples, list[tuple[int, np.ndarray]]]:
+        """The epoch's examples and its batches as (bucket, rows of `examples`), in training order."""
         rng = np.random.default_rng([seed, epoch])
         examples = self._examples if self._examples is not None else make_examples(self.windows, self.objective, rng)
         predictions = examples.predictions_per_row()
@@ -135,8 +139,7 @@ class SequenceBatcher:
         for b in range(len(self.buckets)):
             rows = rng.permutation(np.flatnonzero(self.bucket_of == b))
             plan += [(b, group) for group in self._pack(rows, predictions[rows], self.token_budgets[b])]
-        order = rng.permutation(len(plan))
-        return [self._build(examples, *plan[i]) for i in order]
+        return examples, [plan[i] for i in rng.permutation(len(plan))]
 
     def _pack(self, rows: np.ndarray, counts: np.ndarray, budget: int) -> Iterator[np.ndarray]:
         start, tokens = 0, 0
@@ -151,10 +154,9 @@ class SequenceBatcher:
     def _build(self, examples: Examples, bucket: int, rows: np.ndarray) -> TrainBatch:
         length, budget = self.buckets[bucket], self.token_budgets[bucket]
         chosen = examples.inputs.take(rows)
-        index = _take_value_index(examples.inputs, rows)
-        row_of, column = chosen.row_ids(), _positions_in_rows(chosen.lengths)
-        inputs = np.zeros((self.batch_size, length), dtype=np.int32)
-        inputs[row_of, column] = chosen.values
+        index = value_index(examples.inputs, rows)
+        row_of, column = chosen.row_ids(), positions_in_rows(chosen.lengths)
+        inputs = left_aligned(chosen, length, self.batch_size)
         predict = examples.predict[index]
         count = int(predict.sum())
         token_index = np.zeros(budget, dtype=np.int32)
@@ -165,15 +167,3 @@ class SequenceBatcher:
         token_weight[:count] = 1.0
         return TrainBatch(inputs, token_index, token_target, token_weight)
 
-
-def _positions_in_rows(lengths: np.ndarray) -> np.ndarray:
-    """`0, 1, ..., n_0 - 1, 0, 1, ..., n_1 - 1, ...` for row lengths `n_i`."""
-    total = int(lengths.sum())
-    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return np.arange(total) - starts
-
-
-def _take_value_index(ragged: Ragged, rows: np.ndarray) -> np.ndarray:
-    """Indices into `ragged.values` of the values of `rows`, in order (what `ragged.take(rows)` gathers)."""
-    lengths = ragged.lengths[rows]
-    return np.repeat(ragged.offsets[rows], lengths) + _positions_in_rows(lengths)

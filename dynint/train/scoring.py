@@ -19,6 +19,7 @@ from flax import nnx
 
 from dynint.data.ragged import Ragged
 from dynint.models.base import ClozeObjective, Objective
+from dynint.train.windows import last_items, left_aligned
 
 _MIN_ROWS = 8
 
@@ -26,14 +27,14 @@ _MIN_ROWS = 8
 def query_windows(histories: Ragged, objective: Objective, max_length: int) -> Ragged:
     """The model input of each history: its last items, plus a trailing mask token for a cloze model."""
     if isinstance(objective, ClozeObjective):
-        kept = _last_items(histories, max_length - 1)
+        kept = last_items(histories, max_length - 1)
         lengths = kept.lengths + 1
         values = np.full(int(lengths.sum()), objective.mask_token, dtype=kept.values.dtype)
         own = np.ones(len(values), dtype=bool)
         own[np.cumsum(lengths) - 1] = False
         values[own] = kept.values
         return Ragged.from_lengths(values, lengths)
-    return _last_items(histories, max_length)
+    return last_items(histories, max_length)
 
 
 class SequenceScorer:
@@ -67,9 +68,8 @@ class SequenceScorer:
             for start in range(0, len(rows), self.rows_per_call):
                 chunk = rows[start : start + self.rows_per_call]
                 size = min(self.rows_per_call, max(_MIN_ROWS, 1 << (len(chunk) - 1).bit_length()))
-                inputs = np.zeros((size, length), dtype=np.int32)
                 selected = windows.take(chunk)
-                inputs[selected.row_ids(), _positions_in_rows(selected.lengths)] = selected.values
+                inputs = left_aligned(selected, length, size)
                 last = np.zeros(size, dtype=np.int32)
                 last[: len(chunk)] = np.maximum(selected.lengths - 1, 0)
                 pieces.append(self._encode(self.params, inputs, last)[: len(chunk)])
@@ -93,13 +93,3 @@ def _encode_last(graphdef: Any, params: Any, inputs: jax.Array, last: jax.Array)
 def _dot_scores(representations: jax.Array, table: jax.Array, items: jax.Array) -> jax.Array:
     return representations @ table[items].T
 
-
-def _last_items(rows: Ragged, count: int) -> Ragged:
-    lengths = np.minimum(rows.lengths, count)
-    index = np.repeat(rows.offsets[1:] - lengths, lengths) + _positions_in_rows(lengths)
-    return Ragged.from_lengths(rows.values[index], lengths)
-
-
-def _positions_in_rows(lengths: np.ndarray) -> np.ndarray:
-    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return np.arange(int(lengths.sum())) - starts

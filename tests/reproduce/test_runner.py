@@ -7,7 +7,9 @@ from dynint.reproduce.runner import reproduce_table
 
 
 def test_quickstart_table_is_written_in_the_shared_results_shape(tmp_path):
-    table = reproduce_table("quickstart", seeds=2, results_dir=tmp_path / "results", runs_dir=tmp_path / "runs", progress=False)
+    table = reproduce_table(
+        "quickstart", seeds=2, results_dir=tmp_path / "results", runs_dir=tmp_path / "runs", progress=False
+    )
     saved = json.loads((tmp_path / "results" / "quickstart.json").read_text())
     assert saved == json.loads(json.dumps(table))
     assert {"table", "protocol", "provenance", "rows"} <= saved.keys()

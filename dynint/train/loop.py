@@ -1,0 +1,199 @@
+"""The training loop: epochs of train steps, validation after each, early stopping, checkpoints, logs.
+
+The loop knows nothing of the model or the evaluation protocol: it trains `params` with the
+step `make_train_step` compiles and asks `validate(params)` for the metrics of an epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+from tqdm.auto import tqdm
+
+from dynint.data.ragged import Ragged
+from dynint.errors import ConfigError
+from dynint.io import append_jsonl, write_text_atomic
+from dynint.models.base import Objective
+from dynint.train import sharding
+from dynint.train.batching import SequenceBatcher
+from dynint.train.checkpoint import Checkpoints
+from dynint.train.config import TrainConfig
+from dynint.train.optim import make_optimizer
+from dynint.train.state import TrainState, init_state
+from dynint.train.step import make_train_step
+
+METRICS_LOG = "metrics.jsonl"
+
+
+@dataclass
+class LoopProgress:
+    """What the loop has done so far; saved with every checkpoint, so a resumed run continues
+    exactly where the interrupted one stopped. `history` holds one record per finished epoch."""
+
+    epoch: int = 0
+    best_epoch: int = 0
+    best_value: float = -math.inf
+    bad_epochs: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def record(self, epoch: int, value: float, entry: dict[str, Any]) -> bool:
+        """Add an epoch's log entry; returns whether `value` beats every earlier epoch."""
+        self.epoch = epoch
+        self.history.append(entry)
+        improved = value > self.best_value
+        if improved:
+            self.best_epoch, self.best_value, self.bad_epochs = epoch, value, 0
+        else:
+            self.bad_epochs += 1
+        return improved
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["best_value"] = None if math.isinf(self.best_value) else self.best_value
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LoopProgress:
+        best = data["best_value"]
+        return cls(
+            data["epoch"], data["best_epoch"], -math.inf if best is None else best, data["bad_epochs"], data["history"]
+        )
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """The parameters of the best validation epoch and the loop's record."""
+
+    best_params: Any
+    progress: LoopProgress
+
+
+def fit(
+    *,
+    train: TrainConfig,
+    seed: int,
+    graphdef: Any,
+    params: Any,
+    model_config: Any,
+    objective: Objective,
+    sequences: Ragged,
+    validate: Callable[[Any], dict[str, float]],
+    run_dir: Path,
+    progress: bool = True,
+    on_epoch_end: Callable[[int], None] | None = None,
+) -> FitResult:
+    """Train for up to `train.max_epochs` epochs, stopping after `train.patience` epochs without
+    a better `train.early_stopping_metric` on validation. With `train.resume`, continue from
+    the latest checkpoint (a finished run is not trained further)."""
+    mesh = sharding.make_mesh(train.num_devices)
+    devices = sharding.data_parallelism(mesh)
+    if train.batch_size % devices:
+        raise ConfigError(f"train.batch_size={train.batch_size} must be a multiple of the {devices} data-parallel devices")
+    batcher = SequenceBatcher(
+        sequences,
+        objective,
+        max_length=train.max_length,
+        buckets=train.buckets,
+        batch_size=train.batch_size,
+        max_tokens=train.max_tokens_per_batch,
+        alignment=devices,
+    )
+    steps_per_epoch = batcher.num_batches(seed, 1)
+    optimizer = make_optimizer(train, steps_per_epoch * train.max_epochs)
+    key = jax.random.fold_in(jax.random.key(seed), 1)
+    state = init_state(params, optimizer, key)
+    shardings = sharding.state_shardings(mesh, state)
+    state = jax.device_put(state, shardings)
+    step = make_train_step(graphdef, model_config, optimizer, mesh, shardings)
+
+    checkpoints = Checkpoints(Path(train.checkpoint_dir or run_dir / "checkpoints")) if train.checkpoint else None
+    loop = LoopProgress()
+    best_params = None
+    if train.resume:
+        if checkpoints is None:
+            raise ConfigError("train.resume=true needs train.checkpoint=true")
+        restored = checkpoints.latest.restore(state)
+        if restored is not None:
+            state, saved = restored
+            loop = LoopProgress.from_json(saved)
+            if loop.best_epoch:
+                best_params = checkpoints.best.restore(state)[0].params
+    write_text_atomic(run_dir / METRICS_LOG, "".join(json.dumps(entry) + "\n" for entry in loop.history))
+
+    show = progress and sys.stderr.isatty()
+    for epoch in range(loop.epoch + 1, train.max_epochs + 1):
+        if loop.bad_epochs >= train.patience:
+            break
+        state, entry = _train_epoch(state, step, batcher.epoch(seed, epoch), epoch, train.max_epochs, show)
+        started = time.perf_counter()
+        metrics = validate(state.params)
+        entry["valid_time_s"] = time.perf_counter() - started
+        entry["valid"] = metrics
+        if train.early_stopping_metric not in metrics:
+            raise ConfigError(
+                f"train.early_stopping_metric={train.early_stopping_metric!r} is not among the validation "
+                f"metrics: {', '.join(metrics)}"
+            )
+        if loop.record(epoch, metrics[train.early_stopping_metric], entry):
+            best_params = jax.device_get(state.params)
+            if checkpoints is not None:
+                checkpoints.best.save(epoch, state, loop.to_json())
+        if checkpoints is not None:
+            checkpoints.latest.save(epoch, state, loop.to_json())
+        append_jsonl(run_dir / METRICS_LOG, entry)
+        if show:
+            tqdm.write(_summary(entry, train.early_stopping_metric, loop), file=sys.stderr)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch)
+    if checkpoints is not None:
+        checkpoints.close()
+    if best_params is None:
+        raise RuntimeError("training ran no epoch, so there is no best checkpoint to evaluate")
+    return FitResult(best_params, loop)
+
+
+def _train_epoch(
+    state: TrainState, step: Callable, batches: list, epoch: int, max_epochs: int, show: bool
+) -> tuple[TrainState, dict[str, Any]]:
+    """One pass over `batches`; returns the new state and the epoch's log entry."""
+    started = time.perf_counter()
+    losses, tokens = [], []
+    bar = tqdm(total=len(batches), desc=f"epoch {epoch}/{max_epochs}", unit="step", disable=not show, leave=False)
+    for i, batch in enumerate(batches):
+        state, loss = step(state, batch)
+        losses.append(loss)
+        tokens.append(float(batch.token_weight.sum()))
+        if i and show:
+            # Reading the previous step's loss keeps one step in flight while the host moves on.
+            elapsed = time.perf_counter() - started
+            bar.set_postfix(loss=f"{float(losses[-2]):.4f}", ex_per_s=f"{sum(tokens[:-1]) / elapsed:.0f}", refresh=False)
+        bar.update()
+    values = np.asarray(jax.device_get(losses), dtype=np.float64)
+    elapsed = time.perf_counter() - started
+    bar.close()
+    weights = np.asarray(tokens)
+    return state, {
+        "epoch": epoch,
+        "step": int(state.step),
+        "train_loss": float(np.sum(values * weights) / weights.sum()),
+        "train_time_s": elapsed,
+        "examples": int(weights.sum()),
+        "examples_per_s": float(weights.sum() / elapsed),
+    }
+
+
+def _summary(entry: dict[str, Any], metric: str, loop: LoopProgress) -> str:
+    return (
+        f"epoch {entry['epoch']}: loss {entry['train_loss']:.4f}, {entry['examples_per_s']:.0f} ex/s, "
+        f"train {entry['train_time_s']:.1f}s, valid {entry['valid_time_s']:.1f}s, {metric} {entry['valid'][metric]:.4f} "
+        f"(best {loop.best_value:.4f} at epoch {loop.best_epoch})"
+    )

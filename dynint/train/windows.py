@@ -1,0 +1,34 @@
+"""Index helpers for the ragged per-user sequences models read windows of."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dynint.data.ragged import Ragged
+
+
+def positions_in_rows(lengths: np.ndarray) -> np.ndarray:
+    """`0, 1, ..., n_0 - 1, 0, 1, ..., n_1 - 1, ...` for row lengths `n_i`."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.arange(int(lengths.sum())) - starts
+
+
+def value_index(rows: Ragged, selected: np.ndarray) -> np.ndarray:
+    """Indices into `rows.values` of the values of rows `selected`, in order (what `rows.take` gathers)."""
+    lengths = rows.lengths[selected]
+    return np.repeat(rows.offsets[selected], lengths) + positions_in_rows(lengths)
+
+
+def last_items(rows: Ragged, count: int) -> Ragged:
+    """Each row's last `count` values (all of a shorter row)."""
+    lengths = np.minimum(rows.lengths, count)
+    index = np.repeat(rows.offsets[1:] - lengths, lengths) + positions_in_rows(lengths)
+    return Ragged.from_lengths(rows.values[index], lengths)
+
+
+def left_aligned(rows: Ragged, length: int, num_rows: int | None = None) -> np.ndarray:
+    """`(num_rows, length)` int32 array with row `i` starting with `rows[i]` and padded with 0 (rows must fit)."""
+    out = np.zeros((len(rows) if num_rows is None else num_rows, length), dtype=np.int32)
+    out[rows.row_ids(), positions_in_rows(rows.lengths)] = rows.values
+    return out
