@@ -53,7 +53,11 @@ def show_info(args: argparse.Namespace) -> int:
         if isinstance(value, dict):
             print(f"{key}:")
             for sub_key, sub_value in value.items():
-                print(f"  {sub_key}: {sub_value}")
+                print(f"  {sub_key}: {_readable(sub_value)}")
         else:
-            print(f"{key}: {value}")
+            print(f"{key}: {_readable(value)}")
     return 0
+
+
+def _readable(value: object) -> object:
+    return f"{value:.4g}" if isinstance(value, float) else value
