@@ -3,8 +3,9 @@ import pytest
 
 from dynint.data.ragged import Ragged
 from dynint.data.splits import EvalSet
+from dynint.eval.negatives import sample_negatives
 from dynint.eval.protocols import RankingProtocol
-from dynint.eval.ranking import evaluate_ranking, full_ranking_ranks, sample_negatives, sampled_ranking_ranks
+from dynint.eval.ranking import evaluate_ranking, full_ranking_ranks, sampled_ranking_ranks
 from dynint.eval.ranking_metrics import ranking_metrics
 
 
