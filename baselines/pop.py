@@ -29,3 +29,6 @@ class PopRec(Baseline):
 
     def score(self, users: np.ndarray, histories: Ragged, items: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self.counts[items], (len(users), len(items)))
+
+    def score_pairs(self, users: np.ndarray, histories: Ragged, items: np.ndarray) -> np.ndarray:
+        return self.counts[items]

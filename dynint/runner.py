@@ -7,19 +7,21 @@ The run folder holds the fully resolved `config.yaml`, `provenance.json`, `metri
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from baselines.base import FitData
+from baselines.base import Baseline, FitData
 from dynint.components import get_model_entry
 from dynint.config.loader import config_to_dict, dump_config
 from dynint.config.schema import ExperimentConfig
 from dynint.data.interactions import Interactions
 from dynint.data.loading import load_interactions, make_split
-from dynint.data.splits import Split, Stage
+from dynint.data.splits import EvalSet, Split, Stage
+from dynint.errors import ConfigError
+from dynint.eval.protocols import RankingProtocol
 from dynint.eval.ranking import evaluate_ranking
 from dynint.io import append_jsonl, write_json_atomic, write_text_atomic
 from dynint.provenance import provenance
@@ -39,6 +41,7 @@ class RunResult:
     metrics: dict[str, dict[str, float]]
     wall_time_s: float
     leaky: bool
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def prepare_data(config: ExperimentConfig, data_dir: str | Path | None = None) -> PreparedData:
@@ -72,10 +75,12 @@ def run_experiment(
     data = data or prepare_data(config, data_dir)
     entry = get_model_entry(config.model.name)
     metrics: dict[str, dict[str, float]] = {}
+    extra: dict[str, Any] = {}
     if entry.kind == "neural":
         from dynint.train.experiment import train_and_evaluate
 
-        metrics = train_and_evaluate(config, data, run_dir, progress=progress)
+        trained = train_and_evaluate(config, data, run_dir, progress=progress)
+        metrics, extra = trained.metrics, trained.extra
     else:
         for stage in ("valid", "test"):
             metrics[stage] = _fit_and_evaluate_baseline(config, entry.build, data, stage, progress)
@@ -90,32 +95,37 @@ def run_experiment(
         "leaky": config.split.fit_on_all_interactions,
         "metrics": metrics,
         "wall_time_s": wall_time,
+        "extra": extra,
         "data": _data_summary(data),
         "config": config_to_dict(config),
         "provenance": run_provenance,
     }
     write_json_atomic(run_dir / "result.json", result)
-    return RunResult(run_dir, metrics, wall_time, config.split.fit_on_all_interactions)
+    return RunResult(run_dir, metrics, wall_time, config.split.fit_on_all_interactions, extra)
 
 
 def _fit_and_evaluate_baseline(
     config: ExperimentConfig, build: Any, data: PreparedData, stage: Stage, progress: bool
 ) -> dict[str, float]:
     split = data.split
-    visible = split.all_events if config.split.fit_on_all_interactions else split.visible(stage)
-    fit_data = FitData(
-        sequences=visible,
-        num_users=split.num_users,
-        num_items=split.num_items,
-        item_features=data.interactions.item_features,
-    )
+    leaky = config.split.fit_on_all_interactions
+    fit_data = FitData.for_stage(split, stage, data.interactions.item_features, leaky=leaky)
     model = build(config.model).fit(fit_data)
+    return evaluate_baseline(model, fit_data, split.eval_set(stage), config.eval, progress=progress)
+
+
+def evaluate_baseline(
+    model: Baseline, fit_data: FitData, eval_set: EvalSet, protocol: RankingProtocol, *, progress: bool = True
+) -> dict[str, float]:
+    """Rank `eval_set` with a fitted baseline; popularity-sampled negatives count `fit_data`'s events."""
+    if protocol.kind not in model.protocols:
+        raise ConfigError(
+            f"eval.kind={protocol.kind!r}: {type(model).__name__} supports {', '.join(sorted(model.protocols))}"
+        )
     popularity = None
-    if config.eval.kind == "sampled" and config.eval.negative_sampling == "popularity":
-        popularity = np.bincount(visible.values, minlength=split.num_items + 1).astype(np.float64)
-    return evaluate_ranking(
-        model, split.eval_set(stage), split.num_items, config.eval, popularity=popularity, progress=progress
-    )
+    if protocol.kind == "sampled" and protocol.negative_sampling == "popularity":
+        popularity = np.bincount(fit_data.sequences.values, minlength=fit_data.num_items + 1).astype(np.float64)
+    return evaluate_ranking(model, eval_set, fit_data.num_items, protocol, popularity=popularity, progress=progress)
 
 
 def _data_summary(data: PreparedData) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 import json
 
 import numpy as np
+import pytest
 import yaml
 
 from dynint.config import parse_config
+from dynint.errors import ConfigError
 from dynint.runner import prepare_data, run_experiment
 
 
@@ -50,3 +52,22 @@ def test_poprec_test_fit_counts_validation_but_never_test_targets(shared_data, t
     )
     assert leaky.leaky and not fair.leaky
     assert fair.metrics["test"]["NDCG@10"] != leaky.metrics["test"]["NDCG@10"]
+
+
+def test_baselines_fit_with_the_timestamps_of_the_visible_events(tmp_path):
+    # Time-decayed ItemKNN reads each history's times from the fit data and fails on a mismatch.
+    model = {"name": "itemknn", "recency": {"kind": "time", "half_life": 86400.0}}
+    result = run_experiment(_config(tmp_path, name="knn", model=model), progress=False)
+    assert result.metrics["test"]["HR@20"] > 0
+
+
+def test_a_protocol_the_baseline_does_not_declare_fails_loudly(tmp_path, monkeypatch):
+    import baselines
+    from baselines.pop import PopRec, PopRecConfig
+
+    class FullRankingOnly(PopRec):
+        protocols = frozenset({"full"})
+
+    monkeypatch.setattr(baselines, "BASELINES", {**baselines.BASELINES, "poprec": (PopRecConfig, FullRankingOnly)})
+    with pytest.raises(ConfigError, match="eval.kind='sampled': FullRankingOnly supports full"):
+        run_experiment(_config(tmp_path, eval={"kind": "sampled"}), progress=False)

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 import dynint
-from dynint.cli import datasets_command, reproduce_command, run_command
+from dynint.cli import datasets_command, reproduce_command, run_command, tune_command
 from dynint.errors import DynintError
 
 
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     datasets_command.add_parser(commands)
     run_command.add_parser(commands)
     reproduce_command.add_parser(commands)
+    tune_command.add_parser(commands)
     return parser
 
 

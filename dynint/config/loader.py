@@ -16,6 +16,15 @@ from dynint.errors import ConfigError
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
     """Read a YAML experiment file, apply `key=value` overrides, and validate it."""
+    raw = read_raw_config(path)
+    try:
+        return parse_config(apply_overrides(raw, overrides))
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from error
+
+
+def read_raw_config(path: str | Path) -> dict[str, Any]:
+    """The YAML mapping of an experiment file, not yet validated."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text()) or {}
@@ -25,10 +34,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentCo
         raise ConfigError(f"{path}: not valid YAML: {error}") from error
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
-    try:
-        return parse_config(apply_overrides(raw, overrides))
-    except ConfigError as error:
-        raise ConfigError(f"{path}: {error}") from error
+    return raw
 
 
 def parse_config(raw: dict[str, Any]) -> ExperimentConfig:
@@ -46,15 +52,20 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
             value = yaml.safe_load(text) if text != "" else ""
         except yaml.YAMLError as error:
             raise ConfigError(f"override {override!r}: value is not valid YAML: {error}") from error
-        node = result
-        parts = key.split(".")
-        for depth, part in enumerate(parts[:-1]):
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"override {override!r}: '{'.'.join(parts[: depth + 1])}' is not a section")
-            node = child
-        node[parts[-1]] = value
+        set_dotted(result, key, value)
     return result
+
+
+def set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
+    """Set `raw[a][b][c] = value` for `key="a.b.c"`, creating missing sections."""
+    node = raw
+    parts = key.split(".")
+    for depth, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"key {key!r}: '{'.'.join(parts[: depth + 1])}' is not a section")
+        node = child
+    node[parts[-1]] = value
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

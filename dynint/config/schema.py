@@ -8,6 +8,7 @@ from typing import Any, Literal
 from dynint.config.typed import POLYMORPHIC
 from dynint.data.synthetic import SyntheticConfig
 from dynint.eval.protocols import RankingProtocol
+from dynint.train.config import TrainConfig
 
 
 def _model_config_class(name: str) -> type:
@@ -61,4 +62,5 @@ class ExperimentConfig:
     split: SplitConfig = field(default_factory=SplitConfig)
     eval: RankingProtocol = field(default_factory=RankingProtocol)
     model: Any = field(default_factory=_default_model, metadata={POLYMORPHIC: _model_config_class})
+    train: TrainConfig = field(default_factory=TrainConfig)
     output_dir: str = "runs"

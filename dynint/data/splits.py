@@ -41,6 +41,8 @@ class Split:
     `train` / `train_timestamps` have one row per user. `test_visible` has one row per user:
     the events a model may know when predicting test targets (training plus validation
     events). `all_events` is every event, kept only for the explicitly leaky protocol option.
+    `test_visible_timestamps` / `all_timestamps` hold the times of those events (None in splits
+    built without them); `visible_timestamps(stage)` pairs with `visible(stage)`.
     """
 
     kind: str
@@ -52,6 +54,8 @@ class Split:
     test: EvalSet
     test_visible: Ragged
     all_events: Ragged
+    test_visible_timestamps: Ragged | None = None
+    all_timestamps: Ragged | None = None
 
     def visible(self, stage: Stage) -> Ragged:
         """Per-user events a model may fit on before being evaluated on `stage`."""
@@ -59,6 +63,14 @@ class Split:
             return self.train
         if stage == "test":
             return self.test_visible
+        raise ValueError(f"unknown stage {stage!r}; expected 'valid' or 'test'")
+
+    def visible_timestamps(self, stage: Stage) -> Ragged | None:
+        """The timestamps of `visible(stage)`, event for event (None if the split lacks them)."""
+        if stage == "valid":
+            return self.train_timestamps
+        if stage == "test":
+            return self.test_visible_timestamps
         raise ValueError(f"unknown stage {stage!r}; expected 'valid' or 'test'")
 
     def eval_set(self, stage: Stage) -> EvalSet:
@@ -84,8 +96,10 @@ def leave_one_out_split(interactions: Interactions) -> Split:
         histories=Ragged.from_rows(train_rows).take(users),
         timestamps=times.values[ends - 2],
     )
-    test_visible = Ragged.from_rows(
-        [sequences[u][: len(sequences[u]) - 1] if evaluated[u] else sequences[u] for u in range(len(sequences))]
+    visible_lengths = np.where(evaluated, lengths - 1, lengths)
+    test_visible = Ragged.from_rows([sequences[u][: visible_lengths[u]] for u in range(len(sequences))])
+    test_visible_times = Ragged.from_rows(
+        [times[u][: visible_lengths[u]] for u in range(len(sequences))], dtype=np.float64
     )
     test = EvalSet(
         users=users,
@@ -103,6 +117,8 @@ def leave_one_out_split(interactions: Interactions) -> Split:
         test=test,
         test_visible=test_visible,
         all_events=sequences,
+        test_visible_timestamps=test_visible_times,
+        all_timestamps=times,
     )
 
 
@@ -142,6 +158,8 @@ def temporal_split(interactions: Interactions, valid_fraction: float = 0.1, test
         test=test,
         test_visible=test_visible,
         all_events=sequences,
+        test_visible_timestamps=_prefix(times, before_test),
+        all_timestamps=times,
     )
 
 

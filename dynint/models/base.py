@@ -14,6 +14,7 @@ import jax
 from flax import nnx
 
 from dynint.errors import ConfigError
+from dynint.models.dropout import DropoutKeys
 from dynint.models.losses import LOSSES, LossName
 
 EMBEDDING_INIT = nnx.initializers.normal(stddev=0.02)
@@ -86,8 +87,12 @@ Objective = NextItemObjective | ClozeObjective
 class SequenceModel(Protocol):
     objective: Objective
 
-    def __call__(self, inputs: jax.Array, *, rngs: nnx.Rngs | None = None) -> jax.Array:
-        """Hidden states `(B, L, d)`; dropout is active only when `rngs` is given."""
+    def __call__(
+        self, inputs: jax.Array, *, dropout: DropoutKeys | None = None, positions: jax.Array | None = None
+    ) -> jax.Array:
+        """Hidden states `(B, L, d)`, or `(B, d)` at one position per row if `positions` `(B,)`
+        is given (what scoring needs; a model may skip work for the other positions). Dropout is
+        active only when `dropout` keys are given."""
         ...
 
     def output_table(self) -> jax.Array:

@@ -11,6 +11,7 @@ from flax import nnx
 
 from dynint.errors import ConfigError
 from dynint.models.base import EMBEDDING_INIT, ClozeObjective, TransformerConfig
+from dynint.models.dropout import DropoutKeys
 from dynint.models.transformer import TransformerEncoder
 
 
@@ -41,9 +42,11 @@ class BERT4Rec(nnx.Module):
         self.head = nnx.Linear(config.hidden_size, config.hidden_size, rngs=rngs)
         self.head_norm = nnx.LayerNorm(config.hidden_size, epsilon=1e-6, rngs=rngs)
 
-    def __call__(self, inputs: jax.Array, *, rngs: nnx.Rngs | None = None) -> jax.Array:
+    def __call__(
+        self, inputs: jax.Array, *, dropout: DropoutKeys | None = None, positions: jax.Array | None = None
+    ) -> jax.Array:
         x = self.items(inputs) + self.positions(jnp.arange(inputs.shape[1]))[None]
-        hidden = self.encoder(x, inputs != 0, rngs=rngs)
+        hidden = self.encoder(x, inputs != 0, dropout, positions)
         return self.head_norm(jax.nn.gelu(self.head(hidden)))
 
     def output_table(self) -> jax.Array:

@@ -10,6 +10,7 @@ from flax import nnx
 
 from dynint.errors import ConfigError
 from dynint.models.base import EMBEDDING_INIT, NextItemObjective, SequentialModelConfig
+from dynint.models.dropout import Dropout, DropoutKeys
 
 
 @dataclass(frozen=True)
@@ -65,15 +66,19 @@ class GRU4Rec(nnx.Module):
     def __init__(self, config: GRU4RecConfig, num_items: int, max_length: int, *, rngs: nnx.Rngs):
         del max_length  # a recurrent model has no position table
         self.items = nnx.Embed(num_items + 1, config.hidden_size, embedding_init=EMBEDDING_INIT, rngs=rngs)
-        self.dropout = nnx.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         sizes = [config.hidden_size] + [config.gru_size] * config.num_layers
         self.layers = nnx.List([GRULayer(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:], strict=True)])
         self.output = nnx.Linear(config.gru_size, config.hidden_size, rngs=rngs)
 
-    def __call__(self, inputs: jax.Array, *, rngs: nnx.Rngs | None = None) -> jax.Array:
-        x = self.dropout(self.items(inputs), deterministic=rngs is None, rngs=rngs)
+    def __call__(
+        self, inputs: jax.Array, *, dropout: DropoutKeys | None = None, positions: jax.Array | None = None
+    ) -> jax.Array:
+        x = self.dropout(self.items(inputs), dropout)
         for layer in self.layers:
             x = layer(x)
+        if positions is not None:
+            x = x[jnp.arange(x.shape[0]), positions]
         return self.output(x)
 
     def output_table(self) -> jax.Array:

@@ -8,6 +8,7 @@ Negatives are drawn uniformly from the items other than the position's target.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Literal
 
 import jax
@@ -17,11 +18,68 @@ LossName = Literal["ce", "bce", "sampled-softmax", "gbce"]
 LOSSES: tuple[str, ...] = ("ce", "bce", "sampled-softmax", "gbce")
 
 
-def full_softmax_cross_entropy(hidden: jax.Array, table: jax.Array, targets: jax.Array, weights: jax.Array) -> jax.Array:
-    """Cross-entropy of a softmax over all items `1..V`."""
-    logits = hidden @ table[1:].T
-    target_logit = jnp.sum(hidden * table[targets], axis=-1)
-    return _weighted_mean(jax.nn.logsumexp(logits, axis=-1) - target_logit, weights)
+def full_softmax_cross_entropy(
+    hidden: jax.Array, table: jax.Array, targets: jax.Array, weights: jax.Array, chunk_size: int = 512
+) -> jax.Array:
+    """Cross-entropy of a softmax over all items `1..V`.
+
+    The `(T, V)` logits are the costliest tensor of training. They are processed `chunk_size`
+    positions at a time, and the gradient is computed in the same pass (the loss is a scalar,
+    so its gradient is known up to the incoming scale): memory stays O(chunk_size * V) and the
+    logits are never re-read by a separate backward pass.
+    """
+    return _chunked_cross_entropy(hidden, table, targets, weights, _chunk_for(len(targets), chunk_size))
+
+
+def _chunk_for(count: int, limit: int) -> int:
+    """The largest divisor of `count` that is at most `limit` (a power of two when `count` allows)."""
+    size = min(limit, count)
+    while count % size:
+        size -= 1
+    return size
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(4,))
+def _chunked_cross_entropy(hidden, table, targets, weights, chunk_size):
+    return _chunked_cross_entropy_with_gradient(hidden, table, targets, weights, chunk_size)[0]
+
+
+def _chunked_cross_entropy_with_gradient(hidden, table, targets, weights, chunk_size):
+    candidates = table[1:]
+    scale = weights / jnp.maximum(jnp.sum(weights), 1.0)
+
+    def chunk(candidates_gradient, inputs):
+        h, s = inputs
+        logits = h @ candidates.T
+        peak = jnp.max(logits, axis=-1, keepdims=True)
+        exp = jnp.exp(logits - peak)
+        total = jnp.sum(exp, axis=-1, keepdims=True)
+        softmax_gradient = exp * (s[:, None] / total)
+        log_normaliser = (jnp.log(total) + peak)[:, 0]
+        return candidates_gradient + softmax_gradient.T @ h, (log_normaliser, softmax_gradient @ candidates)
+
+    shape = (-1, chunk_size)
+    candidates_gradient, (log_normaliser, hidden_gradient) = jax.lax.scan(
+        chunk, jnp.zeros_like(candidates), (hidden.reshape(*shape, hidden.shape[-1]), scale.reshape(shape))
+    )
+    target_rows = table[targets]
+    loss = jnp.sum((log_normaliser.reshape(-1) - jnp.sum(hidden * target_rows, axis=-1)) * scale)
+    hidden_gradient = hidden_gradient.reshape(hidden.shape) - target_rows * scale[:, None]
+    table_gradient = jnp.concatenate([jnp.zeros_like(table[:1]), candidates_gradient])
+    table_gradient = table_gradient.at[targets].add(-hidden * scale[:, None])
+    return loss, (hidden_gradient, table_gradient)
+
+
+def _chunked_cross_entropy_forward(hidden, table, targets, weights, chunk_size):
+    return _chunked_cross_entropy_with_gradient(hidden, table, targets, weights, chunk_size)
+
+
+def _chunked_cross_entropy_backward(chunk_size, gradients, cotangent):
+    hidden_gradient, table_gradient = gradients
+    return cotangent * hidden_gradient, cotangent * table_gradient, None, None
+
+
+_chunked_cross_entropy.defvjp(_chunked_cross_entropy_forward, _chunked_cross_entropy_backward)
 
 
 def binary_cross_entropy(

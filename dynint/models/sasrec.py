@@ -9,6 +9,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from dynint.models.base import EMBEDDING_INIT, NextItemObjective, TransformerConfig
+from dynint.models.dropout import DropoutKeys
 from dynint.models.transformer import TransformerEncoder
 
 
@@ -29,9 +30,11 @@ class SASRec(nnx.Module):
         self.positions = nnx.Embed(max_length, config.hidden_size, embedding_init=EMBEDDING_INIT, rngs=rngs)
         self.encoder = TransformerEncoder(config, causal=True, rngs=rngs)
 
-    def __call__(self, inputs: jax.Array, *, rngs: nnx.Rngs | None = None) -> jax.Array:
+    def __call__(
+        self, inputs: jax.Array, *, dropout: DropoutKeys | None = None, positions: jax.Array | None = None
+    ) -> jax.Array:
         x = self.items(inputs) + self.positions(jnp.arange(inputs.shape[1]))[None]
-        return self.encoder(x, inputs != 0, rngs=rngs)
+        return self.encoder(x, inputs != 0, dropout, positions)
 
     def output_table(self) -> jax.Array:
         return self.items.embedding[...]

@@ -7,12 +7,14 @@ import jax.numpy as jnp
 from flax import nnx
 
 from dynint.models.base import TransformerConfig
+from dynint.models.dropout import Dropout, DropoutKeys
 
 _ACTIVATIONS = {"gelu": jax.nn.gelu, "relu": jax.nn.relu}
 
 
 def attention_mask(valid: jax.Array, causal: bool) -> jax.Array:
-    """`(B, 1, L, L)` booleans, True where query `i` may attend to key `j`: a real key, and `j <= i` if causal."""
+    """Booleans, True where query `i` may attend to key `j`: a real key, and `j <= i` if causal.
+    `(B, 1, L, L)` if causal, else `(B, 1, 1, L)` (the same for every query)."""
     mask = valid[:, None, None, :]
     if causal:
         length = valid.shape[1]
@@ -20,22 +22,36 @@ def attention_mask(valid: jax.Array, causal: bool) -> jax.Array:
     return mask
 
 
+def take_positions(x: jax.Array, positions: jax.Array) -> jax.Array:
+    """`x[b, positions[b]]` for each row `b`, keeping a length-1 sequence axis: `(B, L, ...)` -> `(B, 1, ...)`."""
+    index = positions.reshape(-1, *([1] * (x.ndim - 1)))
+    return jnp.take_along_axis(x, index, axis=1)
+
+
 class MultiHeadSelfAttention(nnx.Module):
     def __init__(self, hidden_size: int, num_heads: int, dropout: float, *, rngs: nnx.Rngs):
         self.num_heads = num_heads
         self.qkv = nnx.Linear(hidden_size, 3 * hidden_size, rngs=rngs)
         self.out = nnx.Linear(hidden_size, hidden_size, rngs=rngs)
-        self.dropout = nnx.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
-    def __call__(self, x: jax.Array, mask: jax.Array, *, rngs: nnx.Rngs | None = None) -> jax.Array:
+    def __call__(
+        self, x: jax.Array, mask: jax.Array, dropout: DropoutKeys | None, positions: jax.Array | None = None
+    ) -> jax.Array:
+        """`x` `(B, L, d)`, `mask` from `attention_mask`. With `positions` `(B,)`, only those
+        queries are computed and the result is `(B, 1, d)`."""
         batch, length, hidden = x.shape
         head_size = hidden // self.num_heads
         q, k, v = jnp.split(self.qkv(x).reshape(batch, length, 3 * self.num_heads, head_size), 3, axis=2)
+        if positions is not None:
+            q = take_positions(q, positions)
+            if mask.shape[2] > 1:  # a causal mask differs per query; a padding-only mask does not
+                mask = jnp.take_along_axis(mask, positions[:, None, None, None], axis=2)
         logits = jnp.einsum("bqhd,bkhd->bhqk", q, k) / jnp.sqrt(head_size).astype(x.dtype)
         # A finite fill keeps fully masked rows (padding-only sequences) free of NaN.
         logits = jnp.where(mask, logits, jnp.finfo(logits.dtype).min)
-        weights = self.dropout(jax.nn.softmax(logits, axis=-1), deterministic=rngs is None, rngs=rngs)
-        return self.out(jnp.einsum("bhqk,bkhd->bqhd", weights, v).reshape(batch, length, hidden))
+        weights = self.dropout(jax.nn.softmax(logits, axis=-1), dropout)
+        return self.out(jnp.einsum("bhqk,bkhd->bqhd", weights, v).reshape(batch, q.shape[1], hidden))
 
 
 class FeedForward(nnx.Module):
@@ -43,11 +59,10 @@ class FeedForward(nnx.Module):
         self.inner = nnx.Linear(hidden_size, inner_size, rngs=rngs)
         self.outer = nnx.Linear(inner_size, hidden_size, rngs=rngs)
         self.activation = _ACTIVATIONS[activation]
-        self.dropout = nnx.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
-    def __call__(self, x: jax.Array, *, rngs: nnx.Rngs | None = None) -> jax.Array:
-        hidden = self.dropout(self.activation(self.inner(x)), deterministic=rngs is None, rngs=rngs)
-        return self.outer(hidden)
+    def __call__(self, x: jax.Array, dropout: DropoutKeys | None) -> jax.Array:
+        return self.outer(self.dropout(self.activation(self.inner(x)), dropout))
 
 
 class TransformerBlock(nnx.Module):
@@ -62,24 +77,19 @@ class TransformerBlock(nnx.Module):
         )
         self.attention_norm = nnx.LayerNorm(config.hidden_size, epsilon=1e-6, rngs=rngs)
         self.feed_forward_norm = nnx.LayerNorm(config.hidden_size, epsilon=1e-6, rngs=rngs)
-        self.dropout = nnx.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
 
-    def __call__(self, x: jax.Array, mask: jax.Array, *, rngs: nnx.Rngs | None = None) -> jax.Array:
-        def attend(h):
-            return self.attention(h, mask, rngs=rngs)
-
-        def feed(h):
-            return self.feed_forward(h, rngs=rngs)
-
-        for sublayer, norm in ((attend, self.attention_norm), (feed, self.feed_forward_norm)):
-            if self.pre_norm:
-                x = x + self._drop(sublayer(norm(x)), rngs)
-            else:
-                x = norm(x + self._drop(sublayer(x), rngs))
-        return x
-
-    def _drop(self, x: jax.Array, rngs: nnx.Rngs | None) -> jax.Array:
-        return self.dropout(x, deterministic=rngs is None, rngs=rngs)
+    def __call__(
+        self, x: jax.Array, mask: jax.Array, dropout: DropoutKeys | None, positions: jax.Array | None = None
+    ) -> jax.Array:
+        """`(B, L, d)` -> `(B, L, d)`, or `(B, 1, d)` at `positions` only (keys still cover every position)."""
+        residual = x if positions is None else take_positions(x, positions)
+        if self.pre_norm:
+            attended = self.attention(self.attention_norm(x), mask, dropout, positions)
+            x = residual + self.dropout(attended, dropout)
+            return x + self.dropout(self.feed_forward(self.feed_forward_norm(x), dropout), dropout)
+        x = self.attention_norm(residual + self.dropout(self.attention(x, mask, dropout, positions), dropout))
+        return self.feed_forward_norm(x + self.dropout(self.feed_forward(x, dropout), dropout))
 
 
 class TransformerEncoder(nnx.Module):
@@ -90,15 +100,20 @@ class TransformerEncoder(nnx.Module):
         self.causal = causal
         self.pre_norm = config.norm == "pre"
         self.norm = nnx.LayerNorm(config.hidden_size, epsilon=1e-6, rngs=rngs)
-        self.dropout = nnx.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.blocks = nnx.List([TransformerBlock(config, rngs=rngs) for _ in range(config.num_layers)])
 
-    def __call__(self, x: jax.Array, valid: jax.Array, *, rngs: nnx.Rngs | None = None) -> jax.Array:
-        """`x` `(B, L, d)` embedded inputs, `valid` `(B, L)` True at real (non-padding) positions."""
+    def __call__(
+        self, x: jax.Array, valid: jax.Array, dropout: DropoutKeys | None, positions: jax.Array | None = None
+    ) -> jax.Array:
+        """`x` `(B, L, d)` embedded inputs, `valid` `(B, L)` True at real (non-padding) positions.
+        Returns `(B, L, d)`, or `(B, d)` at `positions` `(B,)` only (the last block then computes
+        just those queries, which is how sequences are encoded for scoring)."""
         mask = attention_mask(valid, self.causal)
         if not self.pre_norm:
             x = self.norm(x)
-        x = self.dropout(x, deterministic=rngs is None, rngs=rngs)
-        for block in self.blocks:
-            x = block(x, mask, rngs=rngs)
-        return self.norm(x) if self.pre_norm else x
+        x = self.dropout(x, dropout)
+        for i, block in enumerate(self.blocks):
+            x = block(x, mask, dropout, positions if i == len(self.blocks) - 1 else None)
+        x = self.norm(x) if self.pre_norm else x
+        return x if positions is None else x[:, 0]

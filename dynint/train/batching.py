@@ -166,4 +166,3 @@ class SequenceBatcher:
         token_target[:count] = examples.targets[index][predict]
         token_weight[:count] = 1.0
         return TrainBatch(inputs, token_index, token_target, token_weight)
-

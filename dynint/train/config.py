@@ -38,7 +38,7 @@ class TrainConfig:
     max_length: int = 50
     bucket_lengths: tuple[int, ...] = (8, 16, 32, 50)
     max_tokens_per_batch: int = 4096
-    eval_batch_size: int = 1024
+    eval_batch_size: int = 512
     num_devices: int = 1
     checkpoint: bool = True
     checkpoint_dir: str | None = None
@@ -55,7 +55,9 @@ class TrainConfig:
             if getattr(self, key) < 0:
                 raise ConfigError(f"train.{key}={getattr(self, key)!r}: expected a non-negative number")
         if not 0.0 <= self.final_learning_rate_fraction <= 1.0:
-            raise ConfigError(f"train.final_learning_rate_fraction={self.final_learning_rate_fraction!r}: expected 0..1")
+            raise ConfigError(
+                f"train.final_learning_rate_fraction={self.final_learning_rate_fraction!r}: expected 0..1"
+            )
         if self.clip_norm is not None and self.clip_norm <= 0:
             raise ConfigError(f"train.clip_norm={self.clip_norm!r}: expected a positive number or null")
         if not self.bucket_lengths or any(b < 1 for b in self.bucket_lengths):

@@ -81,6 +81,7 @@ def fit(
     *,
     train: TrainConfig,
     seed: int,
+    key: jax.Array,
     graphdef: Any,
     params: Any,
     model_config: Any,
@@ -91,13 +92,15 @@ def fit(
     progress: bool = True,
     on_epoch_end: Callable[[int], None] | None = None,
 ) -> FitResult:
-    """Train for up to `train.max_epochs` epochs, stopping after `train.patience` epochs without
+    """Train for up to `train.max_epochs` epochs (data order from `seed`, step randomness from `key`), stopping after `train.patience` epochs without
     a better `train.early_stopping_metric` on validation. With `train.resume`, continue from
     the latest checkpoint (a finished run is not trained further)."""
     mesh = sharding.make_mesh(train.num_devices)
     devices = sharding.data_parallelism(mesh)
     if train.batch_size % devices:
-        raise ConfigError(f"train.batch_size={train.batch_size} must be a multiple of the {devices} data-parallel devices")
+        raise ConfigError(
+            f"train.batch_size={train.batch_size} must be a multiple of the {devices} data-parallel devices"
+        )
     batcher = SequenceBatcher(
         sequences,
         objective,
@@ -109,7 +112,6 @@ def fit(
     )
     steps_per_epoch = batcher.num_batches(seed, 1)
     optimizer = make_optimizer(train, steps_per_epoch * train.max_epochs)
-    key = jax.random.fold_in(jax.random.key(seed), 1)
     state = init_state(params, optimizer, key)
     shardings = sharding.state_shardings(mesh, state)
     state = jax.device_put(state, shardings)
@@ -175,7 +177,9 @@ def _train_epoch(
         if i and show:
             # Reading the previous step's loss keeps one step in flight while the host moves on.
             elapsed = time.perf_counter() - started
-            bar.set_postfix(loss=f"{float(losses[-2]):.4f}", ex_per_s=f"{sum(tokens[:-1]) / elapsed:.0f}", refresh=False)
+            bar.set_postfix(
+                loss=f"{float(losses[-2]):.4f}", ex_per_s=f"{sum(tokens[:-1]) / elapsed:.0f}", refresh=False
+            )
         bar.update()
     values = np.asarray(jax.device_get(losses), dtype=np.float64)
     elapsed = time.perf_counter() - started

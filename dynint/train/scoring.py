@@ -3,8 +3,8 @@
 Each history is encoded once: its last `max_length` items (for a cloze model, the last
 `max_length - 1` and a mask token) are left-aligned in the shortest length bucket that holds
 them, and the hidden state at the last real position is scored against the item table.
-Calls use a few static shapes (bucket length x a power-of-two row count), so a row's score
-does not depend on which other rows share its batch, up to float rounding.
+Encoder calls have a few static shapes (bucket length x a power-of-two row count), and a row's
+representation does not depend on which rows share its call, up to float rounding.
 """
 
 from __future__ import annotations
@@ -38,7 +38,11 @@ def query_windows(histories: Ragged, objective: Objective, max_length: int) -> R
 
 
 class SequenceScorer:
-    """Scores items for histories with a model's hidden state at the last history position."""
+    """Scores items for histories with a model's hidden state at the last history position.
+
+    `precompute(users, histories)` encodes a whole evaluation set up front in full, length-sorted
+    batches; `score` then reuses a row's representation when its user and query window match.
+    """
 
     def __init__(
         self,
@@ -48,19 +52,56 @@ class SequenceScorer:
         *,
         max_length: int,
         buckets: tuple[int, ...],
-        rows_per_call: int = 1024,
+        rows_per_call: int = 512,
     ):
+        self.graphdef = graphdef
         self.params = params
         self.objective = objective
         self.max_length = max_length
         self.buckets = buckets
         self.rows_per_call = rows_per_call
-        self._encode = jax.jit(partial(_encode_last, graphdef))
-        self.table = jax.jit(lambda p: nnx.merge(graphdef, p).output_table())(params)
+        self.table = _output_table(graphdef, params)
+        self._cache: tuple[np.ndarray, Ragged, jax.Array] | None = None
 
-    def representations(self, histories: Ragged) -> jax.Array:
-        """`(len(histories), d)` hidden states, one per history."""
+    def encode(self, histories: Ragged) -> jax.Array:
+        """`(len(histories), d)` representations, one per history."""
+        return self._encode_windows(query_windows(histories, self.objective, self.max_length))
+
+    def precompute(self, users: np.ndarray, histories: Ragged) -> None:
         windows = query_windows(histories, self.objective, self.max_length)
+        row_of_user = np.full(int(users.max(initial=-1)) + 1, -1, dtype=np.int64)
+        row_of_user[users] = np.arange(len(users))
+        self._cache = (row_of_user, windows, self._encode_windows(windows))
+
+    def score(self, users: np.ndarray, histories: Ragged, items: np.ndarray) -> np.ndarray:
+        return np.asarray(_dot_scores(self._representations(users, histories), self.table, jnp.asarray(items)))
+
+    def _representations(self, users: np.ndarray, histories: Ragged) -> jax.Array:
+        if self._cache is None:
+            return self.encode(histories)
+        row_of_user, cached_windows, cached = self._cache
+        windows = query_windows(histories, self.objective, self.max_length)
+        users = np.asarray(users)
+        rows = np.where(users < len(row_of_user), row_of_user[np.minimum(users, len(row_of_user) - 1)], -1)
+        found = rows >= 0
+        same = found.copy()
+        same[found] = cached_windows.lengths[rows[found]] == windows.lengths[found]
+        candidates = np.flatnonzero(same)
+        if len(candidates):
+            mine = windows.take(candidates).values
+            theirs = cached_windows.take(rows[candidates]).values
+            differs = np.bincount(windows.take(candidates).row_ids(), weights=mine != theirs, minlength=len(candidates))
+            same[candidates[differs > 0]] = False
+        if same.all():
+            return cached[rows]
+        missing = np.flatnonzero(~same)
+        fresh = self._encode_windows(windows.take(missing))
+        order = np.concatenate([np.flatnonzero(same), missing])
+        inverse = np.empty(len(users), dtype=np.int64)
+        inverse[order] = np.arange(len(users))
+        return jnp.concatenate([cached[rows[same]], fresh])[inverse]
+
+    def _encode_windows(self, windows: Ragged) -> jax.Array:
         bucket_of = np.searchsorted(np.asarray(self.buckets), windows.lengths)
         pieces, order = [], []
         for b, length in enumerate(self.buckets):
@@ -69,27 +110,27 @@ class SequenceScorer:
                 chunk = rows[start : start + self.rows_per_call]
                 size = min(self.rows_per_call, max(_MIN_ROWS, 1 << (len(chunk) - 1).bit_length()))
                 selected = windows.take(chunk)
-                inputs = left_aligned(selected, length, size)
                 last = np.zeros(size, dtype=np.int32)
                 last[: len(chunk)] = np.maximum(selected.lengths - 1, 0)
-                pieces.append(self._encode(self.params, inputs, last)[: len(chunk)])
-                order.append(chunk)
+                pieces.append(_encode_last(self.graphdef, self.params, left_aligned(selected, length, size), last))
+                order.append((chunk, len(chunk)))
         if not pieces:
             return jnp.zeros((0, self.table.shape[1]), self.table.dtype)
-        inverse = np.empty(len(histories), dtype=np.int64)
-        inverse[np.concatenate(order)] = np.arange(len(histories))
-        return jnp.concatenate(pieces)[inverse]
-
-    def score(self, users: np.ndarray, histories: Ragged, items: np.ndarray) -> np.ndarray:
-        return np.asarray(_dot_scores(self.representations(histories), self.table, jnp.asarray(items)))
+        inverse = np.empty(len(windows), dtype=np.int64)
+        inverse[np.concatenate([chunk for chunk, _ in order])] = np.arange(len(windows))
+        return jnp.concatenate([piece[:count] for piece, (_, count) in zip(pieces, order, strict=True)])[inverse]
 
 
+@partial(jax.jit, static_argnums=0)
 def _encode_last(graphdef: Any, params: Any, inputs: jax.Array, last: jax.Array) -> jax.Array:
-    hidden = nnx.merge(graphdef, params)(inputs)
-    return hidden[jnp.arange(hidden.shape[0]), last]
+    return nnx.merge(graphdef, params)(inputs, positions=last)
+
+
+@partial(jax.jit, static_argnums=0)
+def _output_table(graphdef: Any, params: Any) -> jax.Array:
+    return nnx.merge(graphdef, params).output_table()
 
 
 @jax.jit
 def _dot_scores(representations: jax.Array, table: jax.Array, items: jax.Array) -> jax.Array:
     return representations @ table[items].T
-

@@ -22,9 +22,8 @@ class TrainState:
     key: jax.Array
 
 
-def init_model(build: Any, model_config: Any, num_items: int, max_length: int, key: jax.Array) -> tuple[Any, Any]:
-    """Build the model with parameters drawn from `key`; returns (graphdef, params as a pure dict)."""
-    model = build(model_config, num_items, max_length, rngs=nnx.Rngs(params=key))
+def split_model(model: nnx.Module) -> tuple[nnx.GraphDef, dict[str, Any]]:
+    """A module as its static structure and its parameters as a plain nested dict of arrays."""
     graphdef, state = nnx.split(model)
     return graphdef, nnx.to_pure_dict(state)
 

@@ -10,6 +10,7 @@ import optax
 from flax import nnx
 from jax.sharding import Mesh
 
+from dynint.models.dropout import DropoutKeys
 from dynint.models.losses import sequence_loss
 from dynint.train import sharding
 from dynint.train.batching import TrainBatch
@@ -23,7 +24,7 @@ def batch_loss(
     negatives drawn from `key`. Only the gathered positions reach the item table."""
     dropout_key, negative_key = jax.random.split(key)
     model = nnx.merge(graphdef, params)
-    hidden = model(batch.inputs, rngs=nnx.Rngs(dropout=dropout_key) if dropout else None)
+    hidden = model(batch.inputs, dropout=DropoutKeys(dropout_key) if dropout else None)
     tokens = hidden.reshape(-1, hidden.shape[-1])[batch.token_index]
     return sequence_loss(
         model_config.loss,

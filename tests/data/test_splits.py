@@ -178,3 +178,16 @@ def test_temporal_split_has_no_leakage_on_random_logs(log: Interactions, fractio
         assert "same time" in str(error)
         assume(False)
     assert_temporal_invariants(log, split)
+
+
+@pytest.mark.parametrize("kind", ["leave-one-out", "temporal"])
+def test_visible_timestamps_are_the_times_of_the_visible_events(kind: str) -> None:
+    log = _log([0, 0, 0, 0, 1, 1, 1], [1, 2, 3, 4, 2, 3, 1], [0, 1, 2, 3, 4, 5, 6], num_users=2, num_items=4)
+    split = leave_one_out_split(log) if kind == "leave-one-out" else temporal_split(log, 0.3, 0.3)
+    times_of = {(int(u), int(i)): t for u, i, t in zip(log.user, log.item, log.timestamp, strict=True)}
+    for stage in ("valid", "test"):
+        visible, stamps = split.visible(stage), split.visible_timestamps(stage)
+        assert stamps is not None and (stamps.lengths == visible.lengths).all()
+        for u in range(2):
+            assert stamps[u].tolist() == [times_of[(u, int(i))] for i in visible[u]]
+    assert split.all_timestamps is not None and (split.all_timestamps.lengths == split.all_events.lengths).all()

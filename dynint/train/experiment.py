@@ -1,0 +1,118 @@
+"""Train a neural model of an `ExperimentConfig` and evaluate it: validation every epoch, the test
+set once, with the parameters of the best validation epoch."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jax
+import numpy as np
+from flax import nnx
+
+from dynint.components import get_model_entry
+from dynint.config.schema import ExperimentConfig
+from dynint.data.splits import Split, Stage
+from dynint.errors import ConfigError
+from dynint.eval.ranking import evaluate_ranking
+from dynint.io import append_jsonl
+from dynint.train.compilation import enable_compilation_cache
+from dynint.train.loop import METRICS_LOG, fit
+from dynint.train.scoring import SequenceScorer
+from dynint.train.state import split_model
+
+if TYPE_CHECKING:
+    from dynint.runner import PreparedData
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    """Validation metrics of the best epoch and test metrics (`metrics[stage]`), and what the
+    run did (`extra`: best epoch, per-epoch times, ...)."""
+
+    metrics: dict[str, dict[str, float]]
+    extra: dict[str, Any]
+
+
+def train_and_evaluate(
+    config: ExperimentConfig,
+    data: PreparedData,
+    run_dir: Path,
+    progress: bool = True,
+    *,
+    on_epoch_end: Callable[[int], None] | None = None,
+) -> TrainedRun:
+    if config.split.fit_on_all_interactions:
+        raise ConfigError("split.fit_on_all_interactions is a baseline-only option; neural models train on split.train")
+    enable_compilation_cache()
+    split = data.split
+    train = config.train
+    entry = get_model_entry(config.model.name)
+    model = entry.build(config.model, split.num_items, train.max_length, rngs=nnx.Rngs(params=_key(config.seed, 0)))
+    objective = model.objective
+    graphdef, params = split_model(model)
+
+    def evaluate(params: Any, stage: Stage) -> dict[str, float]:
+        eval_set = split.eval_set(stage)
+        scorer = SequenceScorer(
+            graphdef,
+            jax.device_get(params),
+            objective,
+            max_length=train.max_length,
+            buckets=train.buckets,
+            rows_per_call=train.eval_batch_size,
+        )
+        scorer.precompute(eval_set.users, eval_set.histories)
+        return evaluate_ranking(
+            scorer,
+            eval_set,
+            split.num_items,
+            config.eval,
+            popularity=_popularity(config, split, stage),
+            progress=progress,
+        )
+
+    result = fit(
+        train=train,
+        seed=config.seed,
+        key=_key(config.seed, 1),
+        graphdef=graphdef,
+        params=params,
+        model_config=config.model,
+        objective=objective,
+        sequences=split.train,
+        validate=lambda p: evaluate(p, "valid"),
+        run_dir=run_dir,
+        progress=progress,
+        on_epoch_end=on_epoch_end,
+    )
+    loop = result.progress
+    started = time.perf_counter()
+    test = evaluate(result.best_params, "test")
+    test_time = time.perf_counter() - started
+    append_jsonl(run_dir / METRICS_LOG, {"stage": "test", "epoch": loop.best_epoch, **test})
+    best = loop.history[loop.best_epoch - 1]
+    extra = {
+        "best_epoch": loop.best_epoch,
+        "epochs": loop.epoch,
+        "steps": loop.history[-1]["step"],
+        "epoch_train_time_s": [e["train_time_s"] for e in loop.history],
+        "epoch_valid_time_s": [e["valid_time_s"] for e in loop.history],
+        "test_time_s": test_time,
+    }
+    return TrainedRun({"valid": best["valid"], "test": test}, extra)
+
+
+def _key(seed: int, purpose: int) -> jax.Array:
+    """Independent keys for the model's initial parameters (0) and the training steps (1)."""
+    return jax.random.fold_in(jax.random.key(seed), purpose)
+
+
+def _popularity(config: ExperimentConfig, split: Split, stage: Stage) -> np.ndarray | None:
+    """Item counts over the events visible at `stage`, for popularity-sampled negatives."""
+    if config.eval.kind != "sampled" or config.eval.negative_sampling != "popularity":
+        return None
+    return np.bincount(split.visible(stage).values, minlength=split.num_items + 1).astype(np.float64)
