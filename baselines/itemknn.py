@@ -43,7 +43,7 @@ class ItemKNNConfig:
     alpha: float = 0.5
     normalize: Literal["none", "sum", "max"] = "none"
     recency: RecencyConfig = field(default_factory=RecencyConfig)
-    max_block_pairs: int = 20_000_000
+    max_block_pairs: int = 1_000_000
 
     def __post_init__(self) -> None:
         if self.similarity not in ("cosine", "asymmetric", "jaccard"):
@@ -106,7 +106,7 @@ def item_similarity(
     neighbors: int,
     shrink: float = 0.0,
     alpha: float = 0.5,
-    max_block_pairs: int = 20_000_000,
+    max_block_pairs: int = 1_000_000,
 ) -> sp.csr_matrix:
     """Item-item similarity `S[i, j]` (see `ItemKNNConfig`), zero diagonal, pruned to each
     column's `neighbors` largest entries (ties: lower row id kept).

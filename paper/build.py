@@ -26,10 +26,10 @@ def latex_table(table: dict) -> str:
     for row in table["rows"]:
         cells = [f"{row['metrics'][m]['mean']:.4f}$\\pm${row['metrics'][m]['std']:.4f}" for m in metrics]
         lines.append(f"{row['dataset']} & {row['model']} & " + " & ".join(cells) + " \\\\")
-        published = row.get("published")
-        if published:
-            cells = [f"{published[m]:.4f}" if m in published else "--" for m in metrics]
-            lines.append(f"{row['dataset']} & {row['published_model']} (published) & " + " & ".join(cells) + " \\\\")
+    for published in table.get("published_rows", []):
+        values = published["metrics"]
+        cells = [f"{values[m]:.4f}" if m in values else "--" for m in metrics]
+        lines.append(f"{published['dataset']} & {published['model']} (published) & " + " & ".join(cells) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}", ""]
     return "\n".join(lines)
 

@@ -15,11 +15,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. data.name=ml-100k seed=1")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue an interrupted neural run from its latest checkpoint"
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config, args.overrides)
+    overrides = [*args.overrides, "train.resume=true"] if args.resume else args.overrides
+    config = load_config(args.config, overrides)
     result = run_experiment(config, data_dir=args.data_dir, progress=not args.no_progress)
     print(json.dumps({"run_dir": str(result.run_dir), "test": result.metrics["test"]}, indent=2))
     return 0

@@ -46,7 +46,9 @@ class SequentialModelConfig:
 @dataclass(frozen=True)
 class TransformerConfig(SequentialModelConfig):
     """A stack of self-attention blocks; `attention_dropout` None means `dropout`. `norm="pre"`
-    normalises each sub-layer's input (and the stack's output), `"post"` each residual sum."""
+    normalises each sub-layer's input (and the stack's output), `"post"` each residual sum.
+    `position_origin="last"` numbers positions back from the most recent item (what the original
+    SASRec's right-aligned windows amount to), `"first"` forward from the oldest item."""
 
     num_layers: int = 2
     num_heads: int = 2
@@ -54,6 +56,7 @@ class TransformerConfig(SequentialModelConfig):
     attention_dropout: float | None = None
     norm: Literal["pre", "post"] = "pre"
     activation: Literal["gelu", "relu"] = "gelu"
+    position_origin: Literal["last", "first"] = "last"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -65,6 +68,8 @@ class TransformerConfig(SequentialModelConfig):
             raise ConfigError(f"model.norm={self.norm!r}: expected 'pre' or 'post'")
         if self.activation not in ("gelu", "relu"):
             raise ConfigError(f"model.activation={self.activation!r}: expected 'gelu' or 'relu'")
+        if self.position_origin not in ("last", "first"):
+            raise ConfigError(f"model.position_origin={self.position_origin!r}: expected 'last' or 'first'")
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 import jax
-import jax.numpy as jnp
 from flax import nnx
 
 from dynint.errors import ConfigError
-from dynint.models.base import EMBEDDING_INIT, ClozeObjective, TransformerConfig
+from dynint.models.base import ClozeObjective, TransformerConfig
 from dynint.models.dropout import DropoutKeys
-from dynint.models.transformer import TransformerEncoder
+from dynint.models.transformer import SequenceEmbedding, TransformerEncoder
 
 
 @dataclass(frozen=True)
@@ -36,8 +35,7 @@ class BERT4Rec(nnx.Module):
     def __init__(self, config: BERT4RecConfig, num_items: int, max_length: int, *, rngs: nnx.Rngs):
         self.objective = ClozeObjective(config.mask_probability, mask_token=num_items + 1)
         self.num_items = num_items
-        self.items = nnx.Embed(num_items + 2, config.hidden_size, embedding_init=EMBEDDING_INIT, rngs=rngs)
-        self.positions = nnx.Embed(max_length, config.hidden_size, embedding_init=EMBEDDING_INIT, rngs=rngs)
+        self.embed = SequenceEmbedding(num_items + 2, max_length, config, rngs=rngs)
         self.encoder = TransformerEncoder(config, causal=False, rngs=rngs)
         self.head = nnx.Linear(config.hidden_size, config.hidden_size, rngs=rngs)
         self.head_norm = nnx.LayerNorm(config.hidden_size, epsilon=1e-6, rngs=rngs)
@@ -45,9 +43,8 @@ class BERT4Rec(nnx.Module):
     def __call__(
         self, inputs: jax.Array, *, dropout: DropoutKeys | None = None, positions: jax.Array | None = None
     ) -> jax.Array:
-        x = self.items(inputs) + self.positions(jnp.arange(inputs.shape[1]))[None]
-        hidden = self.encoder(x, inputs != 0, dropout, positions)
+        hidden = self.encoder(self.embed(inputs), inputs != 0, dropout, positions)
         return self.head_norm(jax.nn.gelu(self.head(hidden)))
 
     def output_table(self) -> jax.Array:
-        return self.items.embedding[: self.num_items + 1]
+        return self.embed.items.embedding[: self.num_items + 1]

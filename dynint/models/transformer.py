@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from dynint.models.base import TransformerConfig
+from dynint.models.base import EMBEDDING_INIT, TransformerConfig
 from dynint.models.dropout import Dropout, DropoutKeys
 
 _ACTIVATIONS = {"gelu": jax.nn.gelu, "relu": jax.nn.relu}
@@ -26,6 +26,28 @@ def take_positions(x: jax.Array, positions: jax.Array) -> jax.Array:
     """`x[b, positions[b]]` for each row `b`, keeping a length-1 sequence axis: `(B, L, ...)` -> `(B, 1, ...)`."""
     index = positions.reshape(-1, *([1] * (x.ndim - 1)))
     return jnp.take_along_axis(x, index, axis=1)
+
+
+def position_indices(inputs: jax.Array, origin: str) -> jax.Array:
+    """`(B, L)` position of each item of left-aligned `inputs`: counted from the oldest item
+    (`origin="first"`) or back from the most recent one (`"last"`). Padding gets 0 (it is masked)."""
+    steps = jnp.arange(inputs.shape[1])[None, :]
+    if origin == "first":
+        return jnp.broadcast_to(steps, inputs.shape)
+    lengths = jnp.sum(inputs != 0, axis=1, keepdims=True)
+    return jnp.maximum(lengths - 1 - steps, 0)
+
+
+class SequenceEmbedding(nnx.Module):
+    """Item embeddings (row 0: padding) plus learned position embeddings."""
+
+    def __init__(self, vocabulary_size: int, max_length: int, config: TransformerConfig, *, rngs: nnx.Rngs):
+        self.origin = config.position_origin
+        self.items = nnx.Embed(vocabulary_size, config.hidden_size, embedding_init=EMBEDDING_INIT, rngs=rngs)
+        self.positions = nnx.Embed(max_length, config.hidden_size, embedding_init=EMBEDDING_INIT, rngs=rngs)
+
+    def __call__(self, inputs: jax.Array) -> jax.Array:
+        return self.items(inputs) + self.positions(position_indices(inputs, self.origin))
 
 
 class MultiHeadSelfAttention(nnx.Module):

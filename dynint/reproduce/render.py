@@ -49,20 +49,18 @@ def render_markdown(table: dict[str, Any]) -> str:
         lines += [f"## {dataset}", ""]
         lines.append("| model | seeds | " + " | ".join(metrics) + " | wall time (s) |")
         lines.append("| --- | --- | " + " | ".join("---" for _ in metrics) + " | --- |")
-        published_rows: dict[str, dict] = {}
         for row in (r for r in table["rows"] if r["dataset"] == dataset):
             cells = [_mean_std(row["metrics"][m]) for m in metrics]
             lines.append(
                 f"| {row['model']} | {len(row['seeds'])} | " + " | ".join(cells) + f" | {row['wall_time_s']:.1f} |"
             )
-            if row["published"]:
-                published_rows[row["published"]["source"] + row["published_model"]] = row
-        for row in published_rows.values():
-            published = row["published"]
-            cells = [f"{published[m]:.4f}" if m in published else "–" for m in metrics]
-            lines.append(f"| {row['published_model']} (published) | – | " + " | ".join(cells) + " | – |")
+        for published in _published_for(table, dataset):
+            cells = [f"{published['metrics'][m]:.4f}" if m in published["metrics"] else "–" for m in metrics]
+            lines.append(f"| {published['model']} (published) | – | " + " | ".join(cells) + " | – |")
         lines.append("")
-    sources = sorted({row["published"]["source"] for row in table["rows"] if row["published"]})
+    sources = sorted(
+        {p["metrics"]["source"] for d in {r["dataset"] for r in table["rows"]} for p in _published_for(table, d)}
+    )
     if sources:
         lines += ["Published rows: " + "; ".join(sources) + ".", ""]
     if table.get("notes"):
@@ -80,6 +78,19 @@ def render_markdown(table: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _published_for(table: dict[str, Any], dataset: str) -> list[dict[str, Any]]:
+    """Published rows to show under `dataset`: the table's reference rows, else each row's own."""
+    shown = {(p["dataset"], p["model"]): p for p in table.get("published_rows", [])}
+    for row in table["rows"]:
+        if row["published"] and (row["dataset"], row["published_model"]) not in shown:
+            shown[(row["dataset"], row["published_model"])] = {
+                "dataset": row["dataset"],
+                "model": row["published_model"],
+                "metrics": row["published"],
+            }
+    return [p for (d, _), p in shown.items() if d == dataset]
 
 
 def _mean_std(summary: dict[str, Any]) -> str:

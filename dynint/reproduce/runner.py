@@ -40,7 +40,7 @@ def reproduce_table(
         total=len(jobs) * len(seed_list), desc=f"reproduce {name}", unit="run", disable=not progress, file=sys.stderr
     )
     for dataset, row in jobs:
-        base = load_config(spec.config_path(row), [f"data.name={dataset}"])
+        base = load_config(spec.config_path(row, dataset), [f"data.name={dataset}"])
         base = replace(base, name=row.model, output_dir=str(Path(runs_dir) / name))
         key = repr((config_to_dict(base.data), config_to_dict(base.split)))
         if key not in prepared:
@@ -64,13 +64,19 @@ def reproduce_table(
                 "published": published,
                 "published_model": row.published_model,
                 "wall_time_s": sum(wall_times) / len(wall_times),
-                "config": str(spec.config_path(row).relative_to(REPO_ROOT)),
+                "config": str(spec.config_path(row, dataset).relative_to(REPO_ROOT)),
                 "resolved_config": config_to_dict(base),
                 "notes": row.notes,
             }
         )
     bar.close()
     table = _table_document(spec, rows, seed_list, data_dir)
+    table["published_rows"] = [
+        {"dataset": dataset, "model": model, "metrics": published}
+        for dataset in chosen
+        for model in spec.published_models
+        if (published := s3rec_published(dataset, model)) is not None
+    ]
     write_table(table, results_dir)
     return table
 

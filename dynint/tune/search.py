@@ -95,7 +95,7 @@ def tune(
     trials: list[Trial] = []
     bar = tqdm(points, desc=f"tune {base.model.name}", unit="trial", disable=not (progress and sys.stderr.isatty()))
     for index, params in enumerate(bar):
-        config = parse_config(_with_params(raw_config, params))
+        config = parse_config(with_params(raw_config, params))
         build = get_model_entry(config.model.name).build
         started = time.perf_counter()
         model = build(config.model).fit(stage.fit_data)
@@ -109,7 +109,7 @@ def tune(
         best = max(trials, key=lambda t: t.metrics[metric])  # max keeps the first of equals
         bar.set_postfix_str(f"best valid {metric} {best.metrics[metric]:.4f} (trial {best.index})")
     best = max(trials, key=lambda t: t.metrics[metric])
-    return TuneResult(trials, best, _with_params(raw_config, best.params), metric)
+    return TuneResult(trials, best, with_params(raw_config, best.params), metric)
 
 
 def _check_tunable(raw_config: dict[str, Any], points: Sequence[dict[str, Any]], metric: str) -> ExperimentConfig:
@@ -128,7 +128,8 @@ def _check_tunable(raw_config: dict[str, Any], points: Sequence[dict[str, Any]],
     return base
 
 
-def _with_params(raw_config: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+def with_params(raw_config: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the raw config mapping with each dotted key of `params` set."""
     raw = copy.deepcopy(raw_config)
     for key, value in params.items():
         set_dotted(raw, key, value)

@@ -51,3 +51,16 @@ def test_bad_spaces_fail_naming_the_key():
         SearchSpace.from_raw({"model.shrink": []})
     with pytest.raises(ConfigError, match="non-empty mapping"):
         SearchSpace.from_raw({})
+
+
+def test_every_search_space_in_experiments_sets_valid_keys_of_its_base_config(repo_root):
+    from dynint.config.loader import load_config, parse_config, read_raw_config
+    from dynint.tune.search import with_params
+
+    paths = sorted((repo_root / "experiments").rglob("spaces/*.yaml"))
+    assert paths
+    for path in paths:
+        base = path.parent.parent / f"{path.stem.split('-')[0]}.yaml"  # spaces/itemknn-time.yaml -> itemknn.yaml
+        load_config(base)
+        for point in SearchSpace.from_yaml(path).sample(10, seed=0):
+            parse_config(with_params(read_raw_config(base), point))

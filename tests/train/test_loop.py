@@ -1,0 +1,123 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from dynint.eval.ranking import evaluate_ranking
+from dynint.runner import run_experiment
+from dynint.train.loop import LoopProgress
+from dynint.train.scoring import SequenceScorer
+from dynint.train.state import split_model
+from tests.train.conftest import tiny_config
+
+
+def _log(run_dir):
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def _without_times(entries):
+    return [{k: v for k, v in e.items() if not k.endswith("_s")} for e in entries]
+
+
+def test_metrics_log_has_one_line_per_epoch_then_the_test_line_of_the_best_epoch(reference_run):
+    log = _log(reference_run.run_dir)
+    epochs, test = log[:-1], log[-1]
+    assert [e["epoch"] for e in epochs] == [1, 2, 3]
+    for entry in epochs:
+        assert {"train_loss", "train_time_s", "valid_time_s", "examples_per_s", "valid"} <= entry.keys()
+        assert entry["valid"]["NDCG@10"] >= 0
+    best = reference_run.extra["best_epoch"]
+    assert test["stage"] == "test" and test["epoch"] == best
+    assert reference_run.metrics["valid"] == epochs[best - 1]["valid"]
+    assert best == 1 + int(np.argmax([e["valid"]["NDCG@10"] for e in epochs]))
+    result = json.loads((reference_run.run_dir / "result.json").read_text())
+    assert result["extra"]["best_epoch"] == best and len(result["extra"]["epoch_train_time_s"]) == 3
+
+
+def test_training_improves_validation_ndcg_over_the_untrained_model(reference_run, tiny_data, tmp_path):
+    from flax import nnx
+
+    from dynint.models import SASRec
+
+    config = tiny_config(tmp_path)
+    split = tiny_data.split
+    model = SASRec(config.model, split.num_items, config.train.max_length, rngs=nnx.Rngs(params=0))
+    graphdef, params = split_model(model)
+    scorer = SequenceScorer(graphdef, params, model.objective, max_length=12, buckets=(12,))
+    untrained = evaluate_ranking(scorer, split.valid, split.num_items, config.eval, progress=False)
+    assert reference_run.metrics["valid"]["NDCG@10"] > untrained["NDCG@10"] + 0.02
+
+
+def test_same_seed_gives_identical_metrics(reference_run, tiny_data, tmp_path):
+    again = run_experiment(tiny_config(tmp_path), data=tiny_data, progress=False)
+    assert again.metrics == reference_run.metrics
+    assert _without_times(_log(again.run_dir)) == _without_times(_log(reference_run.run_dir))
+
+
+_KILLED_AFTER_FIRST_EPOCH = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    from dynint.runner import prepare_data, run_directory
+    from dynint.train.experiment import train_and_evaluate
+    from tests.train.conftest import tiny_config
+
+    config = tiny_config(Path(sys.argv[1]))
+    run_dir = run_directory(config)
+    run_dir.mkdir(parents=True)
+
+    def die(epoch):
+        if epoch == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    train_and_evaluate(config, prepare_data(config), run_dir, progress=False, on_epoch_end=die)
+    """
+)
+
+
+def test_resuming_a_killed_run_ends_with_the_metrics_of_an_uninterrupted_run(reference_run, tiny_data, tmp_path):
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_AFTER_FIRST_EPOCH, str(tmp_path)],
+        cwd=os.getcwd(),
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True,
+        text=True,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    resumed = run_experiment(tiny_config(tmp_path, train={"resume": True}), data=tiny_data, progress=False)
+    assert resumed.metrics == reference_run.metrics
+    assert _without_times(_log(resumed.run_dir)) == _without_times(_log(reference_run.run_dir))
+
+
+def test_early_stopping_counts_epochs_since_the_best_one():
+    progress = LoopProgress()
+    improved = [progress.record(epoch, value, {"epoch": epoch}) for epoch, value in enumerate([0.1, 0.3, 0.3, 0.2], 1)]
+    assert improved == [True, True, False, False]
+    assert (progress.best_epoch, progress.best_value, progress.bad_epochs) == (2, 0.3, 2)
+    assert LoopProgress.from_json(json.loads(json.dumps(progress.to_json()))) == progress
+
+
+def test_a_finished_run_resumed_trains_no_further(reference_run, tiny_data, tmp_path):
+    config = tiny_config(tmp_path, train={"max_epochs": 1})
+    first = run_experiment(config, data=tiny_data, progress=False)
+    again = run_experiment(
+        tiny_config(tmp_path, train={"max_epochs": 1, "resume": True}), data=tiny_data, progress=False
+    )
+    assert again.metrics == first.metrics and again.extra["epochs"] == 1
+
+
+@pytest.mark.parametrize("metric", ["NDCG@3"])
+def test_an_unknown_early_stopping_metric_fails_naming_the_valid_ones(tiny_data, tmp_path, metric):
+    from dynint.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="NDCG@10"):
+        run_experiment(
+            tiny_config(tmp_path, train={"early_stopping_metric": metric, "max_epochs": 1}),
+            data=tiny_data,
+            progress=False,
+        )
