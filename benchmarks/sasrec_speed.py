@@ -71,9 +71,8 @@ def main() -> int:
         ("peak memory", f"{peak_gb:.2f} GB", peak_gb / RECBOLE["peak_memory_gb"]),
     ]
     print(f"{args.dataset}: {epochs[-1]['examples']} training positions per epoch, data loaded in {load_time:.1f} s")
-    print(
-        f"first epoch (with compilation): {epochs[0]['train_time_s']:.1f} s train, {epochs[0]['valid_time_s']:.1f} s valid"
-    )
+    first = epochs[0]
+    print(f"first epoch (with compilation): {first['train_time_s']:.1f} s train, {first['valid_time_s']:.1f} s valid")
     print(f"examples (positions) per second: {examples_per_s:.0f}")
     print(f"{'':16} {'dynint':>10} {'/ RecBole':>10}")
     for name, value, ratio in rows:

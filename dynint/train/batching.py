@@ -82,7 +82,10 @@ class SequenceBatcher:
     A sequence goes to the shortest bucket that holds its inputs. Each bucket has a static
     token budget: about `batch_size` times the mean number of predicted positions per sequence,
     capped at `max_tokens`. A batch is closed when it has `batch_size` sequences or its next
-    sequence would overflow the budget, so buffers are nearly full and never overflow.
+    sequence would overflow the budget, so buffers are nearly full and never overflow. A bucket
+    whose shortest sequences fill the budget with fewer than `batch_size` rows gets that many
+    rows only, so capped long-sequence batches carry no empty rows. Row counts and budgets are
+    multiples of `alignment` (the number of devices a batch is split over).
     """
 
     def __init__(
@@ -110,12 +113,14 @@ class SequenceBatcher:
         if isinstance(objective, ClozeObjective):
             expected = np.maximum(1.0, objective.mask_probability * expected)
         step = math.lcm(_TOKEN_ALIGNMENT, alignment)
-        self.token_budgets = []
+        self.token_budgets, self.rows = [], []
         for b, length in enumerate(buckets):
-            mean = expected[self.bucket_of == b].mean() if np.any(self.bucket_of == b) else length
-            budget = step * math.ceil(batch_size * mean / step)
-            budget = min(budget, batch_size * length, max_tokens)
-            self.token_budgets.append(max(budget, step * math.ceil(length / step)))
+            members = expected[self.bucket_of == b]
+            budget = step * math.ceil(batch_size * (members.mean() if len(members) else length) / step)
+            budget = max(min(budget, batch_size * length, max_tokens), step * math.ceil(length / step))
+            fewest = members.min() if len(members) else 1.0  # predictions of the bucket's shortest example
+            self.token_budgets.append(budget)
+            self.rows.append(min(batch_size, alignment * math.ceil(budget / fewest / alignment)))
         self._examples = None if isinstance(objective, ClozeObjective) else make_examples(self.windows, objective)
 
     @property
@@ -138,13 +143,13 @@ class SequenceBatcher:
         plan = []
         for b in range(len(self.buckets)):
             rows = rng.permutation(np.flatnonzero(self.bucket_of == b))
-            plan += [(b, group) for group in self._pack(rows, predictions[rows], self.token_budgets[b])]
+            plan += [(b, group) for group in self._pack(rows, predictions[rows], self.rows[b], self.token_budgets[b])]
         return examples, [plan[i] for i in rng.permutation(len(plan))]
 
-    def _pack(self, rows: np.ndarray, counts: np.ndarray, budget: int) -> Iterator[np.ndarray]:
+    def _pack(self, rows: np.ndarray, counts: np.ndarray, size: int, budget: int) -> Iterator[np.ndarray]:
         start, tokens = 0, 0
         for i, count in enumerate(counts):
-            if i - start == self.batch_size or tokens + count > budget:
+            if i - start == size or tokens + count > budget:
                 yield rows[start:i]
                 start, tokens = i, 0
             tokens += count
@@ -156,7 +161,7 @@ class SequenceBatcher:
         chosen = examples.inputs.take(rows)
         index = value_index(examples.inputs, rows)
         row_of, column = chosen.row_ids(), positions_in_rows(chosen.lengths)
-        inputs = left_aligned(chosen, length, self.batch_size)
+        inputs = left_aligned(chosen, length, self.rows[bucket])
         predict = examples.predict[index]
         count = int(predict.sum())
         token_index = np.zeros(budget, dtype=np.int32)

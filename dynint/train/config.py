@@ -18,7 +18,13 @@ class TrainConfig:
     The learning rate warms up linearly for `warmup_steps`, then follows `schedule` down to
     `learning_rate * final_learning_rate_fraction` at the last step of `max_epochs`.
     Weight decay applies to weight matrices, and to embedding tables only with
-    `decay_embeddings` (biases and normalisation scales are never decayed).
+    `decay_embeddings` (biases and normalisation scales are never decayed); `adam` adds it to the
+    gradient (L2), `adamw` decouples it. Validation runs after every epoch; training stops after
+    `patience` epochs without a better `early_stopping_metric`, and the test set is evaluated once,
+    with the best epoch's parameters. `eval_batch_size` is the number of histories encoded per
+    call when scoring. Checkpoints go to `checkpoint_dir` (default: the run folder's
+    `checkpoints/`); `resume` continues from the latest one. `num_devices` (-1: all) splits each
+    batch over that many devices.
     """
 
     optimizer: Literal["adam", "adamw"] = "adam"

@@ -14,10 +14,12 @@ import numpy as np
 from flax import nnx
 
 from dynint.components import get_model_entry
+from dynint.config.loader import config_to_dict
 from dynint.config.schema import ExperimentConfig
 from dynint.data.splits import Split, Stage
 from dynint.errors import ConfigError
 from dynint.eval.ranking import evaluate_ranking
+from dynint.eval.ranking_metrics import metric_names
 from dynint.io import append_jsonl
 from dynint.train.compilation import enable_compilation_cache
 from dynint.train.loop import METRICS_LOG, fit
@@ -50,6 +52,11 @@ def train_and_evaluate(
     enable_compilation_cache()
     split = data.split
     train = config.train
+    if train.early_stopping_metric not in metric_names(config.eval.ks):
+        raise ConfigError(
+            f"train.early_stopping_metric={train.early_stopping_metric!r}: expected one of the evaluated metrics "
+            f"{', '.join(metric_names(config.eval.ks))}"
+        )
     entry = get_model_entry(config.model.name)
     model = entry.build(config.model, split.num_items, train.max_length, rngs=nnx.Rngs(params=_key(config.seed, 0)))
     objective = model.objective
@@ -87,6 +94,7 @@ def train_and_evaluate(
         validate=lambda p: evaluate(p, "valid"),
         run_dir=run_dir,
         progress=progress,
+        signature=_signature(config),
         on_epoch_end=on_epoch_end,
     )
     loop = result.progress
@@ -104,6 +112,15 @@ def train_and_evaluate(
         "test_time_s": test_time,
     }
     return TrainedRun({"valid": best["valid"], "test": test}, extra)
+
+
+def _signature(config: ExperimentConfig) -> dict[str, Any]:
+    """The settings a resumed run must share with the run it continues (not where files live)."""
+    settings = config_to_dict(config)
+    settings["train"] = {k: v for k, v in settings["train"].items() if k not in ("resume", "checkpoint_dir")}
+    settings["data"] = {k: v for k, v in settings["data"].items() if k not in ("data_dir", "download")}
+    settings.pop("output_dir")
+    return settings
 
 
 def _key(seed: int, purpose: int) -> jax.Array:

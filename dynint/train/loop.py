@@ -44,6 +44,7 @@ class LoopProgress:
     best_value: float = -math.inf
     bad_epochs: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
+    signature: dict[str, Any] = field(default_factory=dict)
 
     def record(self, epoch: int, value: float, entry: dict[str, Any]) -> bool:
         """Add an epoch's log entry; returns whether `value` beats every earlier epoch."""
@@ -64,9 +65,7 @@ class LoopProgress:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LoopProgress:
         best = data["best_value"]
-        return cls(
-            data["epoch"], data["best_epoch"], -math.inf if best is None else best, data["bad_epochs"], data["history"]
-        )
+        return cls(**{**data, "best_value": -math.inf if best is None else best})
 
 
 @dataclass(frozen=True)
@@ -90,11 +89,14 @@ def fit(
     validate: Callable[[Any], dict[str, float]],
     run_dir: Path,
     progress: bool = True,
+    signature: dict[str, Any] | None = None,
     on_epoch_end: Callable[[int], None] | None = None,
 ) -> FitResult:
-    """Train for up to `train.max_epochs` epochs (data order from `seed`, step randomness from `key`), stopping after `train.patience` epochs without
-    a better `train.early_stopping_metric` on validation. With `train.resume`, continue from
-    the latest checkpoint (a finished run is not trained further)."""
+    """Train for up to `train.max_epochs` epochs (data order from `seed`, step randomness from
+    `key`), stopping after `train.patience` epochs without a better `train.early_stopping_metric`
+    on validation. With `train.resume`, continue from the latest checkpoint (a finished run is not
+    trained further); `signature` (the settings that define the run) must then equal the one the
+    checkpoint was saved with."""
     mesh = sharding.make_mesh(train.num_devices)
     devices = sharding.data_parallelism(mesh)
     if train.batch_size % devices:
@@ -118,17 +120,12 @@ def fit(
     step = make_train_step(graphdef, model_config, optimizer, mesh, shardings)
 
     checkpoints = Checkpoints(Path(train.checkpoint_dir or run_dir / "checkpoints")) if train.checkpoint else None
-    loop = LoopProgress()
+    loop = LoopProgress(signature=signature or {})
     best_params = None
     if train.resume:
         if checkpoints is None:
             raise ConfigError("train.resume=true needs train.checkpoint=true")
-        restored = checkpoints.latest.restore(state)
-        if restored is not None:
-            state, saved = restored
-            loop = LoopProgress.from_json(saved)
-            if loop.best_epoch:
-                best_params = checkpoints.best.restore(state)[0].params
+        state, loop, best_params = _resume(checkpoints, state, loop)
     write_text_atomic(run_dir / METRICS_LOG, "".join(json.dumps(entry) + "\n" for entry in loop.history))
 
     show = progress and sys.stderr.isatty()
@@ -140,11 +137,6 @@ def fit(
         metrics = validate(state.params)
         entry["valid_time_s"] = time.perf_counter() - started
         entry["valid"] = metrics
-        if train.early_stopping_metric not in metrics:
-            raise ConfigError(
-                f"train.early_stopping_metric={train.early_stopping_metric!r} is not among the validation "
-                f"metrics: {', '.join(metrics)}"
-            )
         if loop.record(epoch, metrics[train.early_stopping_metric], entry):
             best_params = jax.device_get(state.params)
             if checkpoints is not None:
@@ -161,6 +153,24 @@ def fit(
     if best_params is None:
         raise RuntimeError("training ran no epoch, so there is no best checkpoint to evaluate")
     return FitResult(best_params, loop)
+
+
+def _resume(checkpoints: Checkpoints, state: TrainState, fresh: LoopProgress) -> tuple[TrainState, LoopProgress, Any]:
+    """The latest checkpoint's state and progress, and the best epoch's parameters (as `fresh`
+    and None when nothing was saved yet)."""
+    restored = checkpoints.latest.restore(state)
+    if restored is None:
+        return state, fresh, None
+    state, saved = restored
+    if saved["signature"] != fresh.signature:
+        keys = {**saved["signature"], **fresh.signature}
+        changed = sorted(k for k in keys if saved["signature"].get(k) != fresh.signature.get(k))
+        raise ConfigError(
+            f"cannot resume: the checkpoint was saved by a run with other settings ({', '.join(changed)})"
+        )
+    loop = LoopProgress.from_json(saved)
+    best_params = checkpoints.best.restore(state)[0].params if loop.best_epoch else None
+    return state, loop, best_params
 
 
 def _train_epoch(
@@ -198,6 +208,6 @@ def _train_epoch(
 def _summary(entry: dict[str, Any], metric: str, loop: LoopProgress) -> str:
     return (
         f"epoch {entry['epoch']}: loss {entry['train_loss']:.4f}, {entry['examples_per_s']:.0f} ex/s, "
-        f"train {entry['train_time_s']:.1f}s, valid {entry['valid_time_s']:.1f}s, {metric} {entry['valid'][metric]:.4f} "
-        f"(best {loop.best_value:.4f} at epoch {loop.best_epoch})"
+        f"train {entry['train_time_s']:.1f}s, valid {entry['valid_time_s']:.1f}s, "
+        f"{metric} {entry['valid'][metric]:.4f} (best {loop.best_value:.4f} at epoch {loop.best_epoch})"
     )

@@ -82,24 +82,17 @@ class SequenceScorer:
         row_of_user, cached_windows, cached = self._cache
         windows = query_windows(histories, self.objective, self.max_length)
         users = np.asarray(users)
-        rows = np.where(users < len(row_of_user), row_of_user[np.minimum(users, len(row_of_user) - 1)], -1)
-        found = rows >= 0
-        same = found.copy()
-        same[found] = cached_windows.lengths[rows[found]] == windows.lengths[found]
-        candidates = np.flatnonzero(same)
-        if len(candidates):
-            mine = windows.take(candidates).values
-            theirs = cached_windows.take(rows[candidates]).values
-            differs = np.bincount(windows.take(candidates).row_ids(), weights=mine != theirs, minlength=len(candidates))
-            same[candidates[differs > 0]] = False
-        if same.all():
-            return cached[rows]
-        missing = np.flatnonzero(~same)
-        fresh = self._encode_windows(windows.take(missing))
-        order = np.concatenate([np.flatnonzero(same), missing])
-        inverse = np.empty(len(users), dtype=np.int64)
-        inverse[order] = np.arange(len(users))
-        return jnp.concatenate([cached[rows[same]], fresh])[inverse]
+        known = users < len(row_of_user)
+        rows = np.full(len(users), -1, dtype=np.int64)
+        rows[known] = row_of_user[users[known]]
+        reusable = rows >= 0
+        found = np.flatnonzero(reusable)
+        reusable[found] = _equal_rows(windows.take(found), cached_windows.take(rows[found]))
+        representations = cached[np.maximum(rows, 0)]
+        missing = np.flatnonzero(~reusable)
+        if len(missing):
+            representations = representations.at[missing].set(self._encode_windows(windows.take(missing)))
+        return representations
 
     def _encode_windows(self, windows: Ragged) -> jax.Array:
         bucket_of = np.searchsorted(np.asarray(self.buckets), windows.lengths)
@@ -119,6 +112,16 @@ class SequenceScorer:
         inverse = np.empty(len(windows), dtype=np.int64)
         inverse[np.concatenate([chunk for chunk, _ in order])] = np.arange(len(windows))
         return jnp.concatenate([piece[:count] for piece, (_, count) in zip(pieces, order, strict=True)])[inverse]
+
+
+def _equal_rows(a: Ragged, b: Ragged) -> np.ndarray:
+    """Per row `i`, whether `a[i]` and `b[i]` hold the same values."""
+    same = a.lengths == b.lengths
+    index = np.flatnonzero(same)
+    a, b = a.take(index), b.take(index)
+    differs = np.bincount(a.row_ids(), weights=a.values != b.values, minlength=len(index)) > 0
+    same[index[differs]] = False
+    return same
 
 
 @partial(jax.jit, static_argnums=0)

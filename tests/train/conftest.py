@@ -32,6 +32,7 @@ def tiny_config(output_dir: Path, **sections: Any) -> ExperimentConfig:
     raw = {key: dict(value) if isinstance(value, dict) else value for key, value in TINY_EXPERIMENT.items()}
     for key, value in sections.items():
         replaces = key == "model" and value.get("name", raw["model"]["name"]) != raw["model"]["name"]
+        raw.setdefault(key, {})
         raw[key] = value if replaces or not isinstance(value, dict) else {**raw[key], **value}
     return parse_config({**raw, "output_dir": str(output_dir)})
 
