@@ -24,7 +24,7 @@ from dynint.eval.negatives import sample_negatives
 from dynint.eval.protocols import RankingProtocol
 from dynint.eval.ranking_metrics import ranking_metrics
 from dynint.eval.rows import check_eval_set, sorted_unique_keys
-from dynint.eval.scorer import Scorer, score_candidates, score_items
+from dynint.eval.scorer import Scorer, checked_output, score_candidates, score_items
 
 
 def full_ranking_ranks(
@@ -56,7 +56,14 @@ def full_ranking_ranks(
 def _full_ranks_of_batch(
     scorer: Scorer, batch: EvalSet, chunks: list[tuple[int, int]], exclude_seen: bool
 ) -> np.ndarray:
+    """Ranks of a batch's targets. A scorer with a `full_ranks` method (see `dynint.eval.scorer`)
+    computes them itself when items are not chunked, given the pairs to exclude."""
     targets = batch.targets
+    pair_rows, pair_items = _excluded_pairs(batch, chunks[-1][1], exclude_seen)
+    if len(chunks) == 1 and hasattr(scorer, "full_ranks"):
+        ranks = np.asarray(scorer.full_ranks(batch.users, batch.histories, targets, pair_rows, pair_items))
+        return checked_output(ranks, (len(batch),), f"{type(scorer).__name__}.full_ranks")
+
     target_scores = None
     last_scored = None
     for low, high in chunks:
@@ -67,16 +74,6 @@ def _full_ranks_of_batch(
                 target_scores = np.empty(len(batch), dtype=scores.dtype)
             target_scores[holds_target] = scores[holds_target, targets[holds_target] - low]
             last_scored = (low, scores)
-
-    # Pairs that are no candidates: each row's target (never its own competitor, even should a
-    # second scoring of it differ slightly) and, with exclude_seen, its history items.
-    pair_rows, pair_items = [np.arange(len(batch))], [targets]
-    if exclude_seen:
-        pair_rows.append(batch.histories.row_ids())
-        pair_items.append(batch.histories.values)
-    stride = chunks[-1][1]  # num_items + 1: (row, item) pairs as keys row * stride + item
-    pairs = sorted_unique_keys(np.concatenate(pair_rows) * stride + np.concatenate(pair_items))
-    pair_rows, pair_items = pairs // stride, pairs % stride
 
     ranks = np.zeros(len(batch), dtype=np.int64)
     # Reversed, so that the chunk scored last above is reused (the only chunk when unchunked).
@@ -92,6 +89,18 @@ def _full_ranks_of_batch(
         counted = _ahead_of_target(scores[rows, items - low], items, target_scores[rows], targets[rows])
         ranks -= np.bincount(rows[counted], minlength=len(batch))
     return ranks
+
+
+def _excluded_pairs(batch: EvalSet, stride: int, exclude_seen: bool) -> tuple[np.ndarray, np.ndarray]:
+    """`(rows, items)` of the pairs that are no candidates, unique and sorted: each row's target
+    (never its own competitor, even should a second scoring of it differ slightly) and, with
+    `exclude_seen`, its history items. `stride` exceeds every item id."""
+    pair_rows, pair_items = [np.arange(len(batch))], [batch.targets]
+    if exclude_seen:
+        pair_rows.append(batch.histories.row_ids())
+        pair_items.append(batch.histories.values)
+    pairs = sorted_unique_keys(np.concatenate(pair_rows) * stride + np.concatenate(pair_items))
+    return pairs // stride, pairs % stride
 
 
 def _count_ahead_in_chunk(scores: np.ndarray, low: int, target_scores: np.ndarray, targets: np.ndarray) -> np.ndarray:

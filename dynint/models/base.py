@@ -48,7 +48,9 @@ class TransformerConfig(SequentialModelConfig):
     """A stack of self-attention blocks; `attention_dropout` None means `dropout`. `norm="pre"`
     normalises each sub-layer's input (and the stack's output), `"post"` each residual sum.
     `position_origin="last"` numbers positions back from the most recent item (what the original
-    SASRec's right-aligned windows amount to), `"first"` forward from the oldest item."""
+    SASRec's right-aligned windows amount to), `"first"` forward from the oldest item.
+    `attention_output_dropout` applies dropout to the attention sub-layer's output before its
+    residual sum, as BERT does; the original SASRec applies none there."""
 
     num_layers: int = 2
     num_heads: int = 2
@@ -57,6 +59,7 @@ class TransformerConfig(SequentialModelConfig):
     norm: Literal["pre", "post"] = "pre"
     activation: Literal["gelu", "relu"] = "gelu"
     position_origin: Literal["last", "first"] = "last"
+    attention_output_dropout: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()

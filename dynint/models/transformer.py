@@ -100,6 +100,7 @@ class TransformerBlock(nnx.Module):
         self.attention_norm = nnx.LayerNorm(config.hidden_size, epsilon=1e-6, rngs=rngs)
         self.feed_forward_norm = nnx.LayerNorm(config.hidden_size, epsilon=1e-6, rngs=rngs)
         self.dropout = Dropout(config.dropout)
+        self.attention_output_dropout = Dropout(config.dropout if config.attention_output_dropout else 0.0)
 
     def __call__(
         self, x: jax.Array, mask: jax.Array, dropout: DropoutKeys | None, positions: jax.Array | None = None
@@ -108,9 +109,10 @@ class TransformerBlock(nnx.Module):
         residual = x if positions is None else take_positions(x, positions)
         if self.pre_norm:
             attended = self.attention(self.attention_norm(x), mask, dropout, positions)
-            x = residual + self.dropout(attended, dropout)
+            x = residual + self.attention_output_dropout(attended, dropout)
             return x + self.dropout(self.feed_forward(self.feed_forward_norm(x), dropout), dropout)
-        x = self.attention_norm(residual + self.dropout(self.attention(x, mask, dropout, positions), dropout))
+        attended = self.attention_output_dropout(self.attention(x, mask, dropout, positions), dropout)
+        x = self.attention_norm(residual + attended)
         return self.feed_forward_norm(x + self.dropout(self.feed_forward(x, dropout), dropout))
 
 

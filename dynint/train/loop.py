@@ -138,7 +138,7 @@ def fit(
         entry["valid_time_s"] = time.perf_counter() - started
         entry["valid"] = metrics
         if loop.record(epoch, metrics[train.early_stopping_metric], entry):
-            best_params = jax.device_get(state.params)
+            best_params = jax.tree.map(np.array, state.params)  # a host copy: the state is donated next step
             if checkpoints is not None:
                 checkpoints.best.save(epoch, state, loop.to_json())
         if checkpoints is not None:

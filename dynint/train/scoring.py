@@ -61,10 +61,13 @@ class SequenceScorer:
         self.buckets = buckets
         self.rows_per_call = rows_per_call
         self.table = _output_table(graphdef, params)
-        self._cache: tuple[np.ndarray, Ragged, jax.Array] | None = None
+        # `(d, V + 1)`: on CPU, products against this layout run faster than against `table.T`.
+        self._table_by_column = jnp.asarray(np.ascontiguousarray(np.asarray(self.table).T))
+        self._cache: tuple[np.ndarray, Ragged, np.ndarray] | None = None
 
-    def encode(self, histories: Ragged) -> jax.Array:
-        """`(len(histories), d)` representations, one per history."""
+    def encode(self, histories: Ragged) -> np.ndarray:
+        """`(len(histories), d)` representations, one per history (kept on the host: they are
+        small, and numpy indexing them costs no dispatch of device operations)."""
         return self._encode_windows(query_windows(histories, self.objective, self.max_length))
 
     def precompute(self, users: np.ndarray, histories: Ragged) -> None:
@@ -76,7 +79,33 @@ class SequenceScorer:
     def score(self, users: np.ndarray, histories: Ragged, items: np.ndarray) -> np.ndarray:
         return np.asarray(_dot_scores(self._representations(users, histories), self.table, jnp.asarray(items)))
 
-    def _representations(self, users: np.ndarray, histories: Ragged) -> jax.Array:
+    def full_ranks(
+        self,
+        users: np.ndarray,
+        histories: Ragged,
+        targets: np.ndarray,
+        excluded_rows: np.ndarray,
+        excluded_items: np.ndarray,
+    ) -> np.ndarray:
+        """Full ranking ranks (see `dynint.eval.scorer`) computed next to the scores, so the
+        `(B, V)` score matrix never leaves the device. The excluded pairs are padded to a power of
+        two, which keeps the number of compiled shapes small."""
+        size = max(_MIN_ROWS, 1 << max(len(excluded_rows) - 1, 0).bit_length())
+        rows = np.zeros(size, dtype=np.int32)
+        items = np.zeros(size, dtype=np.int32)  # item 0 is never a candidate: padding pairs count nothing
+        rows[: len(excluded_rows)] = excluded_rows
+        items[: len(excluded_items)] = excluded_items
+        representations = self._representations(users, histories)
+        ranks, non_finite = _ranks_against_table(
+            representations, self._table_by_column, jnp.asarray(targets), rows, items
+        )
+        if int(non_finite):
+            raise ValueError(
+                f"{type(self).__name__}: {int(non_finite)} non-finite values in the representations or item table"
+            )
+        return np.asarray(ranks)
+
+    def _representations(self, users: np.ndarray, histories: Ragged) -> np.ndarray:
         if self._cache is None:
             return self.encode(histories)
         row_of_user, cached_windows, cached = self._cache
@@ -91,10 +120,10 @@ class SequenceScorer:
         representations = cached[np.maximum(rows, 0)]
         missing = np.flatnonzero(~reusable)
         if len(missing):
-            representations = representations.at[missing].set(self._encode_windows(windows.take(missing)))
+            representations[missing] = self._encode_windows(windows.take(missing))
         return representations
 
-    def _encode_windows(self, windows: Ragged) -> jax.Array:
+    def _encode_windows(self, windows: Ragged) -> np.ndarray:
         bucket_of = np.searchsorted(np.asarray(self.buckets), windows.lengths)
         pieces, order = [], []
         for b, length in enumerate(self.buckets):
@@ -108,10 +137,12 @@ class SequenceScorer:
                 pieces.append(_encode_last(self.graphdef, self.params, left_aligned(selected, length, size), last))
                 order.append((chunk, len(chunk)))
         if not pieces:
-            return jnp.zeros((0, self.table.shape[1]), self.table.dtype)
+            return np.zeros((0, self.table.shape[1]), self.table.dtype)
         inverse = np.empty(len(windows), dtype=np.int64)
         inverse[np.concatenate([chunk for chunk, _ in order])] = np.arange(len(windows))
-        return jnp.concatenate([piece[:count] for piece, (_, count) in zip(pieces, order, strict=True)])[inverse]
+        return np.concatenate([np.asarray(piece)[:count] for piece, (_, count) in zip(pieces, order, strict=True)])[
+            inverse
+        ]
 
 
 def _equal_rows(a: Ragged, b: Ragged) -> np.ndarray:
@@ -137,3 +168,23 @@ def _output_table(graphdef: Any, params: Any) -> jax.Array:
 @jax.jit
 def _dot_scores(representations: jax.Array, table: jax.Array, items: jax.Array) -> jax.Array:
     return representations @ table[items].T
+
+
+@jax.jit
+def _ranks_against_table(
+    representations: jax.Array, table_by_column: jax.Array, targets: jax.Array, rows: jax.Array, items: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """Per row, the items `1..V` ahead of its target (higher score, or equal score and lower id),
+    minus those among the `(rows, items)` pairs (item 0 in a pair: padding); and the number of
+    non-finite values among the inputs (the scores can hold NaN only if those do). Every
+    comparison reads the one score matrix, as the generic path does."""
+    scores = representations @ table_by_column
+    target_scores = jnp.take_along_axis(scores, targets[:, None], axis=1)
+    item_ids = jnp.arange(scores.shape[1])[None, :]
+    ahead = (scores > target_scores) | ((scores == target_scores) & (item_ids < targets[:, None]))
+    counts = jnp.sum((ahead & (item_ids > 0)).astype(jnp.float32), axis=1).astype(jnp.int32)
+    pair_scores, pair_targets, pair_target_scores = scores[rows, items], targets[rows], target_scores[rows, 0]
+    pair_ahead = (pair_scores > pair_target_scores) | ((pair_scores == pair_target_scores) & (items < pair_targets))
+    counts = counts - jnp.zeros_like(counts).at[rows].add((pair_ahead & (items > 0)).astype(jnp.int32))
+    non_finite = jnp.sum(~jnp.isfinite(representations)) + jnp.sum(~jnp.isfinite(table_by_column))
+    return counts, non_finite

@@ -17,14 +17,12 @@ from dynint.train.batching import TrainBatch
 from dynint.train.state import TrainState
 
 
-def batch_loss(
-    graphdef: Any, model_config: Any, params: Any, batch: TrainBatch, key: jax.Array, *, dropout: bool = True
-) -> jax.Array:
-    """Mean loss over the batch's predicted positions, with dropout (if `dropout`) and sampled
-    negatives drawn from `key`. Only the gathered positions reach the item table."""
+def batch_loss(graphdef: Any, model_config: Any, params: Any, batch: TrainBatch, key: jax.Array) -> jax.Array:
+    """Mean loss over the batch's predicted positions, with dropout and sampled negatives drawn
+    from `key`. Only the gathered positions reach the item table."""
     dropout_key, negative_key = jax.random.split(key)
     model = nnx.merge(graphdef, params)
-    hidden = model(batch.inputs, dropout=DropoutKeys(dropout_key) if dropout else None)
+    hidden = model(batch.inputs, dropout=DropoutKeys(dropout_key))
     tokens = hidden.reshape(-1, hidden.shape[-1])[batch.token_index]
     return sequence_loss(
         model_config.loss,

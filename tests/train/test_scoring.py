@@ -1,12 +1,17 @@
 import numpy as np
 import pytest
+from flax import nnx
 
+from dynint.config import parse_config
 from dynint.data.ragged import Ragged
 from dynint.data.splits import EvalSet
 from dynint.eval.protocols import RankingProtocol
-from dynint.eval.ranking import evaluate_ranking
+from dynint.eval.ranking import evaluate_ranking, full_ranking_ranks
 from dynint.models.base import ClozeObjective, NextItemObjective
+from dynint.models.sasrec import SASRec
+from dynint.runner import prepare_data
 from dynint.train.scoring import SequenceScorer, query_windows
+from dynint.train.state import split_model
 from tests.models.tiny_models import MAX_LENGTH, NUM_ITEMS, forward, tiny_model
 
 BUCKETS = (4, MAX_LENGTH)
@@ -73,3 +78,44 @@ def test_empty_histories_are_scored():
     scorer = _scorer()
     scores = scorer.score(np.array([0, 1]), Ragged.from_rows([[], [3]]), np.array([1, 2]))
     assert scores.shape == (2, 2) and np.isfinite(scores).all()
+
+
+class _ScoresOnly:
+    """A scorer's `score` without its `full_ranks`: ranks then come from the generic numpy path."""
+
+    def __init__(self, scorer):
+        self.scorer = scorer
+
+    def score(self, users, histories, items):
+        return self.scorer.score(users, histories, items)
+
+
+@pytest.mark.parametrize("exclude_seen", [True, False])
+def test_fused_full_ranks_equal_the_generic_path_on_real_data_with_ties(shared_data, exclude_seen):
+    config = parse_config(
+        {
+            "name": "fused-ranks",
+            "data": {"name": "amazon-beauty", "data_dir": str(shared_data)},
+            "model": {"name": "sasrec", "hidden_size": 16, "num_heads": 2, "inner_size": 32},
+        }
+    )
+    split = prepare_data(config).split
+    graphdef, params = split_model(SASRec(config.model, split.num_items, 20, rngs=nnx.Rngs(params=3)))
+    items = params["embed"]["items"]
+    # Items 1..300 share one embedding, so many targets tie with many other items.
+    items["embedding"] = items["embedding"].at[1:301].set(items["embedding"][1])
+    scorer = SequenceScorer(graphdef, params, NextItemObjective(), max_length=20, buckets=(8, 20), rows_per_call=256)
+    eval_set = split.eval_set("test")
+    eval_set = eval_set.take(np.arange(0, len(eval_set), 11))
+    tied = np.isin(eval_set.targets, np.arange(1, 301))
+    assert tied.sum() > 10
+    fused = full_ranking_ranks(scorer, eval_set, split.num_items, exclude_seen=exclude_seen, progress=False)
+    generic = full_ranking_ranks(
+        _ScoresOnly(scorer), eval_set, split.num_items, exclude_seen=exclude_seen, progress=False
+    )
+    chunked = full_ranking_ranks(
+        scorer, eval_set, split.num_items, exclude_seen=exclude_seen, item_chunk_size=1000, progress=False
+    )
+    np.testing.assert_array_equal(fused, generic)
+    np.testing.assert_array_equal(fused, chunked)
+    assert fused[tied].min() < fused[tied].max()  # ties broken by item id, not all ranked alike
