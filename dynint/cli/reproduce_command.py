@@ -15,6 +15,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the table's)")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--datasets", default=None, help="comma-separated subset of the table's data sets")
+    parser.add_argument("--rows", default=None, help="comma-separated subset of the table's rows (models)")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="run everything again instead of reusing finished runs and resuming interrupted ones in --runs-dir",
+    )
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--runs-dir", default="runs/reproduce")
     parser.add_argument("--no-progress", action="store_true")
@@ -29,6 +35,8 @@ def reproduce(args: argparse.Namespace) -> int:
         results_dir=args.results_dir,
         runs_dir=args.runs_dir,
         datasets=tuple(args.datasets.split(",")) if args.datasets else None,
+        rows=tuple(args.rows.split(",")) if args.rows else None,
+        reuse=not args.fresh,
         progress=not args.no_progress,
     )
     print(render_markdown(table))

@@ -1,7 +1,14 @@
-"""`dynint reproduce TABLE`: run every (row, data set, seed) of a table and write it to results/."""
+"""`dynint reproduce TABLE`: run every (row, data set, seed) of a table and write it to results/.
+
+Each run keeps its folder under `runs_dir`. A run whose folder already holds a `result.json` for
+the same resolved config is reused rather than run again, and an interrupted neural run resumes
+from its latest checkpoint (ending with the metrics an uninterrupted run has), so a long table can
+be stopped and restarted, or built a few rows at a time (`rows=`) and then assembled in full.
+"""
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from dataclasses import replace
@@ -10,13 +17,16 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from dynint.components import get_model_entry
 from dynint.config.loader import config_to_dict, load_config
+from dynint.config.schema import ExperimentConfig
+from dynint.errors import ConfigError
 from dynint.provenance import REPO_ROOT, provenance
 from dynint.reproduce.published import s3rec_published
 from dynint.reproduce.render import write_table
 from dynint.reproduce.summary import summarize_runs
-from dynint.reproduce.tables import TableSpec, get_table
-from dynint.runner import PreparedData, prepare_data, run_experiment
+from dynint.reproduce.tables import RowSpec, TableSpec, get_table
+from dynint.runner import PreparedData, prepare_data, run_directory, run_experiment
 
 
 def reproduce_table(
@@ -27,50 +37,50 @@ def reproduce_table(
     results_dir: str | Path = "results",
     runs_dir: str | Path = "runs/reproduce",
     datasets: tuple[str, ...] | None = None,
+    rows: tuple[str, ...] | None = None,
+    reuse: bool = True,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Run the table's grid, aggregate test metrics over seeds, and write results_dir/NAME.*."""
+    """Run the table's grid (optionally only some `datasets` and `rows`), aggregate test metrics
+    over seeds, and write results_dir/NAME.*. With `reuse`, finished runs are read back and
+    interrupted neural runs resumed; without it, every run starts afresh."""
     spec = get_table(name)
-    seed_list = list(range(seeds if seeds is not None else spec.default_seeds))
+    seed_count = seeds if seeds is not None else spec.default_seeds
+    chosen_rows = _chosen_rows(spec, rows)
     chosen = datasets or spec.datasets
-    jobs = [(dataset, row) for dataset in chosen for row in spec.rows]
+    jobs = [(dataset, row, _row_seeds(row, seed_count)) for dataset in chosen for row in chosen_rows]
     prepared: dict[str, PreparedData] = {}
-    rows = []
+    table_rows = []
     bar = tqdm(
-        total=len(jobs) * len(seed_list), desc=f"reproduce {name}", unit="run", disable=not progress, file=sys.stderr
+        total=sum(len(s) for _, _, s in jobs),
+        desc=f"reproduce {name}",
+        unit="run",
+        disable=not progress,
+        file=sys.stderr,
     )
-    for dataset, row in jobs:
-        base = load_config(spec.config_path(row, dataset), [f"data.name={dataset}"])
+    for dataset, row, seed_list in jobs:
+        base = load_config(spec.config_path(row, dataset), [f"data.name={dataset}", *row.overrides])
         base = replace(base, name=row.model, output_dir=str(Path(runs_dir) / name))
         key = repr((config_to_dict(base.data), config_to_dict(base.split)))
-        if key not in prepared:
-            prepared[key] = prepare_data(base, data_dir)
-        test_metrics, valid_metrics, wall_times = [], [], []
+        runs = []
         for seed in seed_list:
             bar.set_postfix_str(f"{row.model} on {dataset}, seed {seed}")
-            result = run_experiment(replace(base, seed=seed), data=prepared[key], data_dir=data_dir, progress=False)
-            test_metrics.append(result.metrics["test"])
-            valid_metrics.append(result.metrics["valid"])
-            wall_times.append(result.wall_time_s)
+            config = _with_data_dir(replace(base, seed=seed), data_dir)
+            finished = _finished_run(config) if reuse else None
+            if finished is None:
+                if key not in prepared:
+                    prepared[key] = prepare_data(base, data_dir)
+                if reuse and get_model_entry(config.model.name).kind == "neural" and config.train.checkpoint:
+                    config = replace(config, train=replace(config.train, resume=True))
+                run_experiment(config, data=prepared[key], data_dir=data_dir, progress=False)
+                finished = _finished_run(config)
+                if finished is None:
+                    raise RuntimeError(f"run {run_directory(config)} ended without a readable result.json")
+            runs.append(finished)
             bar.update(1)
-        published = s3rec_published(dataset, row.published_model) if row.published_model else None
-        rows.append(
-            {
-                "model": row.model,
-                "dataset": dataset,
-                "seeds": seed_list,
-                "metrics": summarize_runs(spec.metrics, test_metrics),
-                "valid_metrics": summarize_runs(spec.metrics, valid_metrics),
-                "published": published,
-                "published_model": row.published_model,
-                "wall_time_s": sum(wall_times) / len(wall_times),
-                "config": str(spec.config_path(row, dataset).relative_to(REPO_ROOT)),
-                "resolved_config": config_to_dict(base),
-                "notes": row.notes,
-            }
-        )
+        table_rows.append(_table_row(spec, row, dataset, seed_list, runs))
     bar.close()
-    table = _table_document(spec, rows, seed_list, data_dir)
+    table = _table_document(spec, table_rows, seed_count, chosen_rows)
     table["published_rows"] = [
         {"dataset": dataset, "model": model, "metrics": published}
         for dataset in chosen
@@ -81,8 +91,91 @@ def reproduce_table(
     return table
 
 
-def _table_document(spec: TableSpec, rows: list[dict], seeds: list[int], data_dir: str | Path | None) -> dict[str, Any]:
-    command = f"dynint reproduce {spec.name} --seeds {len(seeds)}"
+def _chosen_rows(spec: TableSpec, names: tuple[str, ...] | None) -> tuple[RowSpec, ...]:
+    if names is None:
+        return spec.rows
+    known = {row.model: row for row in spec.rows}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(f"table {spec.name} has no row {', '.join(unknown)}; its rows: {', '.join(known)}")
+    return tuple(known[n] for n in names)
+
+
+def _row_seeds(row: RowSpec, seed_count: int) -> list[int]:
+    return list(range(min(seed_count, row.max_seeds) if row.max_seeds else seed_count))
+
+
+def _with_data_dir(config: ExperimentConfig, data_dir: str | Path | None) -> ExperimentConfig:
+    """The config as `run_experiment` records it (it stores the data directory it was given)."""
+    if data_dir is None:
+        return config
+    return replace(config, data=replace(config.data, data_dir=str(data_dir)))
+
+
+def _comparable(config: dict[str, Any]) -> dict[str, Any]:
+    """A resolved config without what does not change a run's result: where files live, and
+    whether it was resumed."""
+    config = json.loads(json.dumps(config))
+    config.pop("output_dir", None)
+    config.get("data", {}).pop("data_dir", None)
+    for key in ("resume", "checkpoint_dir"):
+        config.get("train", {}).pop(key, None)
+    return config
+
+
+def _finished_run(config: ExperimentConfig) -> dict[str, Any] | None:
+    """The saved result of `config`'s run, if its folder holds one for this same config."""
+    path = run_directory(config) / "result.json"
+    if not path.exists():
+        return None
+    result = json.loads(path.read_text())
+    if _comparable(result.get("config", {})) != _comparable(config_to_dict(config)):
+        return None
+    return result
+
+
+def _table_row(spec: TableSpec, row: RowSpec, dataset: str, seeds: list[int], runs: list[dict]) -> dict[str, Any]:
+    published = s3rec_published(dataset, row.published_model) if row.published_model else None
+    return {
+        "model": row.model,
+        "dataset": dataset,
+        "seeds": seeds,
+        "metrics": summarize_runs(spec.metrics, [run["metrics"]["test"] for run in runs]),
+        "valid_metrics": summarize_runs(spec.metrics, [run["metrics"]["valid"] for run in runs]),
+        "published": published,
+        "published_model": row.published_model,
+        "wall_time_s": sum(run["wall_time_s"] for run in runs) / len(runs),
+        "config": str(spec.config_path(row, dataset).relative_to(REPO_ROOT)),
+        "overrides": list(row.overrides),
+        "resolved_config": _comparable(runs[0]["config"]) | {"seed": None},
+        "runs": [_run_record(run) for run in runs],
+        "notes": row.notes,
+    }
+
+
+def _run_record(run: dict[str, Any]) -> dict[str, Any]:
+    """Where one seed's numbers came from: its code version, machine and date, and its training."""
+    extra = run.get("extra", {})
+    record = {
+        "seed": run["seed"],
+        "commit": run["provenance"]["commit"],
+        "machine": run["provenance"]["machine"],
+        "date": run["provenance"]["date"],
+        "wall_time_s": run["wall_time_s"],
+    }
+    for key in ("best_epoch", "epochs"):
+        if key in extra:
+            record[key] = extra[key]
+    if extra.get("epoch_train_time_s"):
+        times = extra["epoch_train_time_s"]
+        record["mean_epoch_train_time_s"] = sum(times) / len(times)
+    return record
+
+
+def _table_document(spec: TableSpec, rows: list[dict], seed_count: int, chosen_rows: tuple[RowSpec, ...]) -> dict:
+    command = f"dynint reproduce {spec.name} --seeds {seed_count}"
+    if chosen_rows != spec.rows:
+        command += " --rows " + ",".join(row.model for row in chosen_rows)
     return {
         "table": spec.name,
         "description": spec.description,

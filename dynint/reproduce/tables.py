@@ -13,12 +13,18 @@ EXPERIMENTS_DIR = REPO_ROOT / "experiments"
 
 @dataclass(frozen=True)
 class RowSpec:
-    """One model row: its id in the table, its experiment config, and the published row it faces."""
+    """One model row: its id in the table, its experiment config, and the published row it faces.
+
+    `max_seeds` caps the row's seeds below the table's (for the costliest rows; the table's notes
+    must say so), and `overrides` are dotted config overrides the table applies to the config
+    (`"train.max_epochs=40"`), both recorded with the row."""
 
     model: str
     config: str
     published_model: str | None = None
     notes: str = ""
+    max_seeds: int | None = None
+    overrides: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -119,7 +120,10 @@ def fit(
     state = jax.device_put(state, shardings)
     step = make_train_step(graphdef, model_config, optimizer, mesh, shardings)
 
-    checkpoints = Checkpoints(Path(train.checkpoint_dir or run_dir / "checkpoints")) if train.checkpoint else None
+    checkpoint_dir = Path(train.checkpoint_dir or run_dir / "checkpoints")
+    if train.checkpoint and not train.resume:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)  # a fresh run replaces an earlier run's checkpoints
+    checkpoints = Checkpoints(checkpoint_dir) if train.checkpoint else None
     loop = LoopProgress(signature=signature or {})
     best_params = None
     if train.resume:
@@ -144,8 +148,8 @@ def fit(
         if checkpoints is not None:
             checkpoints.latest.save(epoch, state, loop.to_json())
         append_jsonl(run_dir / METRICS_LOG, entry)
-        if show:
-            tqdm.write(_summary(entry, train.early_stopping_metric, loop), file=sys.stderr)
+        if progress:  # one line per epoch, also when stderr is a log file rather than a terminal
+            tqdm.write(_summary(entry, train.early_stopping_metric, loop, train.max_epochs), file=sys.stderr)
         if on_epoch_end is not None:
             on_epoch_end(epoch)
     if checkpoints is not None:
@@ -205,9 +209,12 @@ def _train_epoch(
     }
 
 
-def _summary(entry: dict[str, Any], metric: str, loop: LoopProgress) -> str:
+def _summary(entry: dict[str, Any], metric: str, loop: LoopProgress, max_epochs: int) -> str:
+    seconds = entry["train_time_s"] + entry["valid_time_s"]
+    remaining = max_epochs - entry["epoch"]
     return (
-        f"epoch {entry['epoch']}: loss {entry['train_loss']:.4f}, {entry['examples_per_s']:.0f} ex/s, "
+        f"epoch {entry['epoch']}/{max_epochs} (step {entry['step']}, at most {remaining * seconds / 60:.0f} min left): "
+        f"loss {entry['train_loss']:.4f}, {entry['examples_per_s']:.0f} ex/s, "
         f"train {entry['train_time_s']:.1f}s, valid {entry['valid_time_s']:.1f}s, "
         f"{metric} {entry['valid'][metric]:.4f} (best {loop.best_value:.4f} at epoch {loop.best_epoch})"
     )

@@ -2,8 +2,11 @@ import csv
 import importlib.util
 import json
 
+import pytest
+
 from dynint.provenance import REPO_ROOT
 from dynint.reproduce.runner import reproduce_table
+from dynint.reproduce.tables import TABLES, RowSpec, TableSpec
 
 
 def test_quickstart_table_is_written_in_the_shared_results_shape(tmp_path):
@@ -33,3 +36,79 @@ def test_paper_tables_are_built_from_results_json(tmp_path):
     spec.loader.exec_module(module)
     [tex] = module.build(tmp_path / "results", tmp_path / "tables")
     assert "synthetic & poprec &" in tex.read_text()
+
+
+def _small_table(monkeypatch, **row_options) -> str:
+    """A two-row quickstart variant registered for one test: PopRec and a 2-epoch SASRec."""
+    spec = TableSpec(
+        name="reuse-test",
+        description="quickstart rows, shortened",
+        datasets=("synthetic",),
+        rows=(
+            RowSpec("poprec", "quickstart/poprec.yaml", **row_options),
+            RowSpec("sasrec-ce", "quickstart/sasrec.yaml", overrides=("train.max_epochs=2",)),
+        ),
+        protocol={"kind": "full"},
+        metrics=("NDCG@10", "HR@10"),
+    )
+    monkeypatch.setitem(TABLES, spec.name, spec)
+    return spec.name
+
+
+def test_finished_runs_are_reused_and_rows_record_each_runs_provenance(tmp_path, monkeypatch):
+    name = _small_table(monkeypatch)
+    options = dict(seeds=2, results_dir=tmp_path / "results", runs_dir=tmp_path / "runs", progress=False)
+    first = reproduce_table(name, rows=("poprec",), **options)
+    result_path = tmp_path / "runs" / name / "poprec" / "synthetic" / "seed1" / "result.json"
+    saved = json.loads(result_path.read_text())
+    saved["metrics"]["test"]["NDCG@10"] = 0.5  # a marker: a reused run reports what its folder holds
+    result_path.write_text(json.dumps(saved))
+    second = reproduce_table(name, rows=("poprec",), **options)
+    assert second["rows"][0]["metrics"]["NDCG@10"]["values"] == [
+        first["rows"][0]["metrics"]["NDCG@10"]["values"][0],
+        0.5,
+    ]
+    assert [run["seed"] for run in second["rows"][0]["runs"]] == [0, 1]
+    assert {"commit", "machine", "date", "wall_time_s"} <= second["rows"][0]["runs"][0].keys()
+    assert second["command"].endswith("--rows poprec")
+    fresh = reproduce_table(name, rows=("poprec",), reuse=False, **options)
+    assert fresh["rows"][0]["metrics"] == first["rows"][0]["metrics"]
+
+
+def test_a_changed_config_is_run_again_and_max_seeds_caps_a_row(tmp_path, monkeypatch):
+    options = dict(seeds=2, results_dir=tmp_path / "results", runs_dir=tmp_path / "runs", progress=False)
+    name = _small_table(monkeypatch)
+    reproduce_table(name, rows=("poprec",), **options)
+    result_path = tmp_path / "runs" / name / "poprec" / "synthetic" / "seed0" / "result.json"
+    before = result_path.stat().st_mtime_ns
+    name = _small_table(monkeypatch, overrides=("eval.ks=[10]",), max_seeds=1)
+    table = reproduce_table(name, rows=("poprec",), **{**options, "results_dir": tmp_path / "other"})
+    assert table["rows"][0]["seeds"] == [0]
+    assert result_path.stat().st_mtime_ns != before
+    assert json.loads(result_path.read_text())["config"]["eval"]["ks"] == [10]
+
+
+def test_an_interrupted_neural_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
+    name = _small_table(monkeypatch)
+    options = dict(seeds=1, rows=("sasrec-ce",), progress=False)
+    reference = reproduce_table(name, results_dir=tmp_path / "a", runs_dir=tmp_path / "runs-a", **options)
+
+    import dynint.train.experiment as experiment
+
+    original = experiment.fit
+
+    def stop_after_first_epoch(**kwargs):
+        def interrupt(epoch):
+            raise KeyboardInterrupt
+
+        return original(**{**kwargs, "on_epoch_end": interrupt})
+
+    monkeypatch.setattr(experiment, "fit", stop_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        reproduce_table(name, results_dir=tmp_path / "b", runs_dir=tmp_path / "runs-b", **options)
+    monkeypatch.setattr(experiment, "fit", original)
+    run_dir = tmp_path / "runs-b" / name / "sasrec-ce" / "synthetic" / "seed0"
+    assert not (run_dir / "result.json").exists() and (run_dir / "checkpoints" / "latest").is_dir()
+    resumed = reproduce_table(name, results_dir=tmp_path / "b", runs_dir=tmp_path / "runs-b", **options)
+    assert resumed["rows"][0]["metrics"] == reference["rows"][0]["metrics"]
+    assert resumed["rows"][0]["runs"][0]["epochs"] == 2
