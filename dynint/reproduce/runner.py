@@ -48,7 +48,7 @@ def reproduce_table(
     seed_count = seeds if seeds is not None else spec.default_seeds
     chosen_rows = _chosen_rows(spec, rows)
     chosen = datasets or spec.datasets
-    jobs = [(dataset, row, _row_seeds(row, seed_count)) for dataset in chosen for row in chosen_rows]
+    jobs = [(dataset, row, _row_seeds(row, dataset, seed_count)) for dataset in chosen for row in chosen_rows]
     prepared: dict[str, PreparedData] = {}
     table_rows = []
     bar = tqdm(
@@ -59,7 +59,7 @@ def reproduce_table(
         file=sys.stderr,
     )
     for dataset, row, seed_list in jobs:
-        base = load_config(spec.config_path(row, dataset), [f"data.name={dataset}", *row.overrides])
+        base = load_config(spec.config_path(row, dataset), [f"data.name={dataset}", *row.overrides_for(dataset)])
         base = replace(base, name=row.model, output_dir=str(Path(runs_dir) / name))
         key = repr((config_to_dict(base.data), config_to_dict(base.split)))
         runs = []
@@ -101,8 +101,9 @@ def _chosen_rows(spec: TableSpec, names: tuple[str, ...] | None) -> tuple[RowSpe
     return tuple(known[n] for n in names)
 
 
-def _row_seeds(row: RowSpec, seed_count: int) -> list[int]:
-    return list(range(min(seed_count, row.max_seeds) if row.max_seeds else seed_count))
+def _row_seeds(row: RowSpec, dataset: str, seed_count: int) -> list[int]:
+    cap = row.seed_cap(dataset)
+    return list(range(min(seed_count, cap) if cap else seed_count))
 
 
 def _with_data_dir(config: ExperimentConfig, data_dir: str | Path | None) -> ExperimentConfig:
@@ -113,10 +114,11 @@ def _with_data_dir(config: ExperimentConfig, data_dir: str | Path | None) -> Exp
 
 
 def _comparable(config: dict[str, Any]) -> dict[str, Any]:
-    """A resolved config without what does not change a run's result: where files live, and
-    whether it was resumed."""
+    """A resolved config without what does not change a run's result: its label, where files
+    live, and whether it was resumed."""
     config = json.loads(json.dumps(config))
     config.pop("output_dir", None)
+    config.pop("name", None)
     config.get("data", {}).pop("data_dir", None)
     for key in ("resume", "checkpoint_dir"):
         config.get("train", {}).pop(key, None)
@@ -146,7 +148,7 @@ def _table_row(spec: TableSpec, row: RowSpec, dataset: str, seeds: list[int], ru
         "published_model": row.published_model,
         "wall_time_s": sum(run["wall_time_s"] for run in runs) / len(runs),
         "config": str(spec.config_path(row, dataset).relative_to(REPO_ROOT)),
-        "overrides": list(row.overrides),
+        "overrides": list(row.overrides_for(dataset)),
         "resolved_config": _comparable(runs[0]["config"]) | {"seed": None},
         "runs": [_run_record(run) for run in runs],
         "notes": row.notes,

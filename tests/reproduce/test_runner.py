@@ -81,7 +81,9 @@ def test_a_changed_config_is_run_again_and_max_seeds_caps_a_row(tmp_path, monkey
     reproduce_table(name, rows=("poprec",), **options)
     result_path = tmp_path / "runs" / name / "poprec" / "synthetic" / "seed0" / "result.json"
     before = result_path.stat().st_mtime_ns
-    name = _small_table(monkeypatch, overrides=("eval.ks=[10]",), max_seeds=1)
+    name = _small_table(
+        monkeypatch, overrides={"synthetic": ("eval.ks=[10]",)}, max_seeds={"synthetic": 1, "ml-100k": 3}
+    )
     table = reproduce_table(name, rows=("poprec",), **{**options, "results_dir": tmp_path / "other"})
     assert table["rows"][0]["seeds"] == [0]
     assert result_path.stat().st_mtime_ns != before
