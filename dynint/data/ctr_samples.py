@@ -103,7 +103,9 @@ def build_ctr_data(
     tokens = {} if item_features is None else item_features.tokens
     for name, rows in tokens.items():
         if len(rows) != split.num_items + 1:
-            raise ValueError(f"item feature {name!r} has {len(rows)} rows; expected num_items + 1 = {split.num_items + 1}")
+            raise ValueError(
+                f"item feature {name!r} has {len(rows)} rows; expected num_items + 1 = {split.num_items + 1}"
+            )
     return CTRData(
         **samples,
         item_tokens={name: token_table(rows, max_tokens) for name, rows in sorted(tokens.items())},
@@ -195,9 +197,7 @@ def left_aligned_windows(values: np.ndarray, starts: np.ndarray, lengths: np.nda
     return np.where(inside, values[index], 0).astype(np.int32)
 
 
-def sample_unseen_items(
-    rng: np.random.Generator, groups: np.ndarray, forbidden: Ragged, num_items: int
-) -> np.ndarray:
+def sample_unseen_items(rng: np.random.Generator, groups: np.ndarray, forbidden: Ragged, num_items: int) -> np.ndarray:
     """For each entry of `groups`, an item in `1..num_items` uniformly among those not in
     `forbidden[group]`, by vectorised rejection (a few rounds unless a group forbids most items)."""
     stride = np.int64(num_items + 1)

@@ -1,0 +1,38 @@
+"""The Embedding & MLP base model of the DIN and DIEN papers: pooled behaviours plus the target."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from dynint.data.ctr_samples import CTRBatch
+from dynint.models.ctr.config import BaseModelConfig
+from dynint.models.ctr.layers import MLP, ItemEmbedding, embed_batch, pool_history
+from dynint.models.dropout import DropoutKeys
+
+
+class BaseModel(nnx.Module):
+    """`[target, pooled behaviours]` -> MLP -> logit; no auxiliary loss."""
+
+    def __init__(
+        self,
+        config: BaseModelConfig,
+        num_items: int,
+        max_length: int,
+        feature_sizes: Mapping[str, int],
+        *,
+        rngs: nnx.Rngs,
+    ):
+        del max_length  # pooling needs no position table
+        self.pooling = config.pooling
+        self.embedding = ItemEmbedding(num_items, feature_sizes, config.embedding_size, rngs=rngs)
+        size = self.embedding.output_size
+        self.mlp = MLP(2 * size, config.mlp_sizes, config.activation, config.dropout, rngs=rngs)
+
+    def __call__(self, batch: CTRBatch, *, dropout: DropoutKeys | None = None) -> tuple[jax.Array, jax.Array]:
+        target, history, valid = embed_batch(self.embedding, batch)
+        features = jnp.concatenate([target, pool_history(history, valid, self.pooling)], axis=-1)
+        return self.mlp(features, dropout)[:, 0], jnp.zeros((), features.dtype)

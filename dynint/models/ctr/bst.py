@@ -1,0 +1,60 @@
+"""BST (Chen et al., DLP-KDD 2019): a Transformer over the behaviours with the target appended."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from dynint.data.ctr_samples import CTRBatch
+from dynint.errors import ConfigError
+from dynint.models.base import EMBEDDING_INIT, TransformerConfig
+from dynint.models.ctr.config import BSTConfig
+from dynint.models.ctr.layers import MLP, ItemEmbedding, embed_batch, pool_history
+from dynint.models.dropout import DropoutKeys
+from dynint.models.transformer import TransformerEncoder
+
+
+class BST(nnx.Module):
+    """Behaviours and the target, each plus a learned embedding of its distance from the target
+    (the paper embeds time gaps; this data has order only), go through post-LN bidirectional
+    Transformer blocks. The paper flattens all outputs, which would tie the model to one padded
+    length; here `[target output, pooled behaviour outputs]` feed the MLP instead."""
+
+    def __init__(
+        self, config: BSTConfig, num_items: int, max_length: int, feature_sizes: Mapping[str, int], *, rngs: nnx.Rngs
+    ):
+        self.pooling = config.pooling
+        self.max_length = max_length
+        self.embedding = ItemEmbedding(num_items, feature_sizes, config.embedding_size, rngs=rngs)
+        size = self.embedding.output_size
+        if size % config.num_heads:
+            raise ConfigError(
+                f"model.num_heads={config.num_heads} must divide the item vector size {size} "
+                f"(model.embedding_size={config.embedding_size} times {1 + len(feature_sizes)} fields)"
+            )
+        transformer = TransformerConfig(
+            hidden_size=size,
+            dropout=config.dropout,
+            num_layers=config.num_layers,
+            num_heads=config.num_heads,
+            inner_size=config.inner_multiple * size,
+            norm="post",
+            activation="relu",
+        )
+        self.distances = nnx.Embed(max_length + 1, size, embedding_init=EMBEDDING_INIT, rngs=rngs)
+        self.encoder = TransformerEncoder(transformer, causal=False, rngs=rngs)
+        self.mlp = MLP(2 * size, config.mlp_sizes, config.activation, config.dropout, rngs=rngs)
+
+    def __call__(self, batch: CTRBatch, *, dropout: DropoutKeys | None = None) -> tuple[jax.Array, jax.Array]:
+        target, history, valid = embed_batch(self.embedding, batch)
+        lengths = jnp.sum(valid, axis=1, keepdims=True)
+        distances = jnp.clip(lengths - jnp.arange(history.shape[1])[None, :], 0, self.max_length)
+        sequence = jnp.concatenate([history + self.distances(distances), (target + self.distances.embedding[0])[:, None]], 1)
+        real = jnp.concatenate([valid, jnp.ones_like(valid[:, :1])], axis=1)
+        outputs = self.encoder(sequence, real, dropout)
+        pooled = pool_history(outputs[:, :-1], valid, self.pooling)
+        logits = self.mlp(jnp.concatenate([outputs[:, -1], pooled], axis=-1), dropout)[:, 0]
+        return logits, jnp.zeros((), logits.dtype)
