@@ -26,15 +26,15 @@ class BST(nnx.Module):
     def __init__(
         self, config: BSTConfig, num_items: int, max_length: int, feature_sizes: Mapping[str, int], *, rngs: nnx.Rngs
     ):
-        self.pooling = config.pooling
-        self.max_length = max_length
-        self.embedding = ItemEmbedding(num_items, feature_sizes, config.embedding_size, rngs=rngs)
-        size = self.embedding.output_size
+        size = config.embedding_size * (1 + len(feature_sizes))
         if size % config.num_heads:
             raise ConfigError(
                 f"model.num_heads={config.num_heads} must divide the item vector size {size} "
                 f"(model.embedding_size={config.embedding_size} times {1 + len(feature_sizes)} fields)"
             )
+        self.pooling = config.pooling
+        self.max_length = max_length
+        self.embedding = ItemEmbedding(num_items, feature_sizes, config.embedding_size, rngs=rngs)
         transformer = TransformerConfig(
             hidden_size=size,
             dropout=config.dropout,
@@ -52,7 +52,8 @@ class BST(nnx.Module):
         target, history, valid = embed_batch(self.embedding, batch)
         lengths = jnp.sum(valid, axis=1, keepdims=True)
         distances = jnp.clip(lengths - jnp.arange(history.shape[1])[None, :], 0, self.max_length)
-        sequence = jnp.concatenate([history + self.distances(distances), (target + self.distances.embedding[0])[:, None]], 1)
+        target = target + self.distances.embedding[0]  # the target is at distance 0 from itself
+        sequence = jnp.concatenate([history + self.distances(distances), target[:, None]], axis=1)
         real = jnp.concatenate([valid, jnp.ones_like(valid[:, :1])], axis=1)
         outputs = self.encoder(sequence, real, dropout)
         pooled = pool_history(outputs[:, :-1], valid, self.pooling)

@@ -10,7 +10,15 @@ from flax import nnx
 
 from dynint.models.ctr.dien import AttentionalGRU
 from dynint.models.gru4rec import GRULayer
-from tests.models.ctr.tiny_ctr import tiny_batch, tiny_model, total_loss
+from tests.models.ctr.tiny_ctr import (
+    attention_weights,
+    click_loss_gradients,
+    forward,
+    tiny_batch,
+    tiny_model,
+    total_loss_gradients,
+    with_negatives,
+)
 
 LENGTHS = np.array([6, 3, 1])
 
@@ -47,7 +55,7 @@ def test_agru_moves_the_state_by_the_attention_score():
 
 def test_attention_is_a_softmax_over_the_real_steps_only():
     batch = tiny_batch()
-    weights = np.asarray(tiny_model("dien").attention_weights(batch))
+    weights = np.asarray(attention_weights(tiny_model("dien"), batch))
     real = batch.histories != 0
     assert np.all(weights[~real] == 0) and np.all(weights[real] > 0)
     np.testing.assert_allclose(weights[real.any(axis=1)].sum(axis=1), 1.0, atol=1e-6)
@@ -57,55 +65,33 @@ def test_attention_is_a_softmax_over_the_real_steps_only():
 def test_zero_auxiliary_weight_equals_training_without_the_auxiliary_loss():
     batch = tiny_batch()
     with_auxiliary, without = tiny_model("dien"), tiny_model("dien", auxiliary_weight=0.0)
-    logits, auxiliary = with_auxiliary(batch, dropout=None)
-    logits_without, auxiliary_without = without(batch, dropout=None)
+    logits, auxiliary = forward(with_auxiliary, batch)
+    logits_without, auxiliary_without = forward(without, batch)
     np.testing.assert_array_equal(logits_without, logits)
     assert float(auxiliary) > 0 and float(auxiliary_without) == 0.0
-
-    def click_loss(model):
-        return total_loss(model, batch) - model(batch, dropout=None)[1]
-
-    expected = nnx.state(nnx.grad(click_loss)(with_auxiliary))
-    actual = nnx.state(nnx.grad(total_loss)(without))
+    expected = click_loss_gradients(with_auxiliary, batch)
+    actual = total_loss_gradients(without, batch)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-7), actual, expected)
-
-
-def test_auxiliary_weight_scales_the_auxiliary_loss():
-    batch = tiny_batch()
-    once = tiny_model("dien")(batch, dropout=None)[1]
-    np.testing.assert_allclose(tiny_model("dien", auxiliary_weight=0.5)(batch, dropout=None)[1], 0.5 * once, rtol=1e-6)
 
 
 def test_auxiliary_loss_is_the_mean_over_steps_with_a_real_next_behaviour():
     model, batch = tiny_model("dien"), tiny_batch()
-    total = float(model(batch, dropout=None)[1])
-    per_row = [float(model(_rows(batch, [row]), dropout=None)[1]) for row in range(3)]
+    total = float(forward(model, batch)[1])
+    per_row = [float(forward(model, _rows(batch, [row]))[1]) for row in range(3)]
     steps = [2, 0, 5]  # rows of 3, 1 and 6 behaviours; the empty row has none
     np.testing.assert_allclose(total, np.dot(per_row, steps) / sum(steps), rtol=1e-5)
 
 
 def test_auxiliary_loss_ignores_the_first_negative_and_padding_but_not_later_negatives():
     model, batch = tiny_model("dien"), tiny_batch()
-    reference = float(model(batch, dropout=None)[1])
+    reference = float(forward(model, batch)[1])
     first = batch.history_negatives.copy()
     first[:, 0] = np.where(first[:, 0] != 0, 11, 0)  # no state precedes the first behaviour
-    assert float(model(_replace_negatives(batch, first), dropout=None)[1]) == pytest.approx(reference, abs=1e-6)
+    assert float(forward(model, with_negatives(batch, first))[1]) == pytest.approx(reference, abs=1e-6)
     later = batch.history_negatives.copy()
     later[2, 3] = 11
-    assert float(model(_replace_negatives(batch, later), dropout=None)[1]) != pytest.approx(reference, abs=1e-6)
-
-
-@pytest.mark.parametrize("gate", ["aigru", "agru", "augru"])
-def test_every_gate_gives_finite_outputs(gate):
-    logits, auxiliary = tiny_model("dien", gate=gate)(tiny_batch(), dropout=None)
-    assert np.all(np.isfinite(logits)) and np.isfinite(auxiliary)
+    assert float(forward(model, with_negatives(batch, later))[1]) != pytest.approx(reference, abs=1e-6)
 
 
 def _rows(batch, rows):
     return jax.tree.map(lambda x: x[np.asarray(rows)], batch)
-
-
-def _replace_negatives(batch, negatives):
-    from tests.models.ctr.tiny_ctr import GENRES
-
-    return batch._replace(history_negatives=negatives, negative_tokens={"genre": GENRES[negatives]})
