@@ -132,6 +132,10 @@ class SequenceBatcher:
         examples, plan = self._plan(seed, epoch)
         return [self._build(examples, bucket, rows) for bucket, rows in plan]
 
+    def examples(self, batch: TrainBatch) -> float:
+        """The number of predicted positions in `batch`."""
+        return float(batch.token_weight.sum())
+
     def num_batches(self, seed: int, epoch: int) -> int:
         return len(self._plan(seed, epoch)[1])
 

@@ -21,10 +21,13 @@ from dynint.errors import ConfigError
 from dynint.eval.ranking import evaluate_ranking
 from dynint.eval.ranking_metrics import metric_names
 from dynint.io import append_jsonl
+from dynint.train import sharding
+from dynint.train.batching import SequenceBatcher
 from dynint.train.compilation import enable_compilation_cache
 from dynint.train.loop import METRICS_LOG, fit
 from dynint.train.scoring import SequenceScorer
 from dynint.train.state import split_model
+from dynint.train.step import sequence_loss_fn
 
 if TYPE_CHECKING:
     from dynint.runner import PreparedData
@@ -82,15 +85,29 @@ def train_and_evaluate(
             progress=progress,
         )
 
+    mesh = sharding.make_mesh(train.num_devices)
+    devices = sharding.data_parallelism(mesh)
+    if train.batch_size % devices:
+        raise ConfigError(
+            f"train.batch_size={train.batch_size} must be a multiple of the {devices} data-parallel devices"
+        )
+    batcher = SequenceBatcher(
+        split.train,
+        objective,
+        max_length=train.max_length,
+        buckets=train.buckets,
+        batch_size=train.batch_size,
+        max_tokens=train.max_tokens_per_batch,
+        alignment=devices,
+    )
     result = fit(
         train=train,
         seed=config.seed,
         key=_key(config.seed, 1),
-        graphdef=graphdef,
         params=params,
-        model_config=config.model,
-        objective=objective,
-        sequences=split.train,
+        loss=sequence_loss_fn(graphdef, config.model),
+        batches=batcher,
+        mesh=mesh,
         validate=lambda p: evaluate(p, "valid"),
         run_dir=run_dir,
         progress=progress,

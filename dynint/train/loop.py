@@ -1,7 +1,8 @@
 """The training loop: epochs of train steps, validation after each, early stopping, checkpoints, logs.
 
-The loop knows nothing of the model or the evaluation protocol: it trains `params` with the
-step `make_train_step` compiles and asks `validate(params)` for the metrics of an epoch.
+The loop knows nothing of the model, its batches or the evaluation protocol: it trains `params`
+on a `LossFn` over `EpochBatches` with the step `make_train_step` compiles, and asks
+`validate(params)` for the metrics of an epoch. Sequence models and CTR models share it.
 """
 
 from __future__ import annotations
@@ -14,23 +15,21 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jax
 import numpy as np
+from jax.sharding import Mesh
 from tqdm.auto import tqdm
 
-from dynint.data.ragged import Ragged
 from dynint.errors import ConfigError
 from dynint.io import append_jsonl, write_text_atomic
-from dynint.models.base import Objective
 from dynint.train import sharding
-from dynint.train.batching import SequenceBatcher
 from dynint.train.checkpoint import Checkpoints
 from dynint.train.config import TrainConfig
 from dynint.train.optim import make_optimizer
 from dynint.train.state import TrainState, init_state
-from dynint.train.step import make_train_step
+from dynint.train.step import LossFn, make_train_step
 
 METRICS_LOG = "metrics.jsonl"
 
@@ -77,48 +76,45 @@ class FitResult:
     progress: LoopProgress
 
 
+class EpochBatches(Protocol):
+    """The training batches of every epoch, a pure function of `(seed, epoch)` (see `SequenceBatcher`)."""
+
+    def num_batches(self, seed: int, epoch: int) -> int: ...
+
+    def epoch(self, seed: int, epoch: int) -> list[Any]: ...
+
+    def examples(self, batch: Any) -> float:
+        """How many training examples (predicted positions, samples) `batch` holds."""
+        ...
+
+
 def fit(
     *,
     train: TrainConfig,
     seed: int,
     key: jax.Array,
-    graphdef: Any,
     params: Any,
-    model_config: Any,
-    objective: Objective,
-    sequences: Ragged,
+    loss: LossFn,
+    batches: EpochBatches,
+    mesh: Mesh,
     validate: Callable[[Any], dict[str, float]],
     run_dir: Path,
     progress: bool = True,
     signature: dict[str, Any] | None = None,
     on_epoch_end: Callable[[int], None] | None = None,
 ) -> FitResult:
-    """Train for up to `train.max_epochs` epochs (data order from `seed`, step randomness from
-    `key`), stopping after `train.patience` epochs without a better `train.early_stopping_metric`
-    on validation. With `train.resume`, continue from the latest checkpoint (a finished run is not
-    trained further); `signature` (the settings that define the run) must then equal the one the
-    checkpoint was saved with."""
-    mesh = sharding.make_mesh(train.num_devices)
-    devices = sharding.data_parallelism(mesh)
-    if train.batch_size % devices:
-        raise ConfigError(
-            f"train.batch_size={train.batch_size} must be a multiple of the {devices} data-parallel devices"
-        )
-    batcher = SequenceBatcher(
-        sequences,
-        objective,
-        max_length=train.max_length,
-        buckets=train.buckets,
-        batch_size=train.batch_size,
-        max_tokens=train.max_tokens_per_batch,
-        alignment=devices,
-    )
-    steps_per_epoch = batcher.num_batches(seed, 1)
+    """Train `params` on `loss` for up to `train.max_epochs` epochs of `batches` (data order from
+    `seed`, step randomness from `key`, batches split over `mesh`), stopping after
+    `train.patience` epochs without a better `train.early_stopping_metric` on validation. With
+    `train.resume`, continue from the latest checkpoint (a finished run is not trained further);
+    `signature` (the settings that define the run) must then equal the one the checkpoint was
+    saved with."""
+    steps_per_epoch = batches.num_batches(seed, 1)
     optimizer = make_optimizer(train, steps_per_epoch * train.max_epochs)
     state = init_state(params, optimizer, key)
     shardings = sharding.state_shardings(mesh, state)
     state = jax.device_put(state, shardings)
-    step = make_train_step(graphdef, model_config, optimizer, mesh, shardings)
+    step = make_train_step(loss, optimizer, mesh, shardings)
 
     checkpoint_dir = Path(train.checkpoint_dir or run_dir / "checkpoints")
     if train.checkpoint and not train.resume:
@@ -136,7 +132,7 @@ def fit(
     for epoch in range(loop.epoch + 1, train.max_epochs + 1):
         if loop.bad_epochs >= train.patience:
             break
-        state, entry = _train_epoch(state, step, batcher.epoch(seed, epoch), epoch, train.max_epochs, show)
+        state, entry = _train_epoch(state, step, batches, batches.epoch(seed, epoch), epoch, train.max_epochs, show)
         started = time.perf_counter()
         metrics = validate(state.params)
         entry["valid_time_s"] = time.perf_counter() - started
@@ -178,16 +174,22 @@ def _resume(checkpoints: Checkpoints, state: TrainState, fresh: LoopProgress) ->
 
 
 def _train_epoch(
-    state: TrainState, step: Callable, batches: list, epoch: int, max_epochs: int, show: bool
+    state: TrainState,
+    step: Callable,
+    source: EpochBatches,
+    batches: list,
+    epoch: int,
+    max_epochs: int,
+    show: bool,
 ) -> tuple[TrainState, dict[str, Any]]:
-    """One pass over `batches`; returns the new state and the epoch's log entry."""
+    """One pass over `batches` (from `source`); returns the new state and the epoch's log entry."""
     started = time.perf_counter()
     losses, tokens = [], []
     bar = tqdm(total=len(batches), desc=f"epoch {epoch}/{max_epochs}", unit="step", disable=not show, leave=False)
     for i, batch in enumerate(batches):
         state, loss = step(state, batch)
         losses.append(loss)
-        tokens.append(float(batch.token_weight.sum()))
+        tokens.append(source.examples(batch))
         if i and show:
             # Reading the previous step's loss keeps one step in flight while the host moves on.
             elapsed = time.perf_counter() - started
