@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from dynint.config.typed import POLYMORPHIC
 from dynint.data.synthetic import SyntheticConfig
+from dynint.eval.ctr_protocol import CTRProtocol
 from dynint.eval.protocols import RankingProtocol
 from dynint.train.config import TrainConfig
 
@@ -54,13 +55,15 @@ class SplitConfig:
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    """One run: data, split, evaluation protocol and model; `seed` drives all model randomness."""
+    """One run: data, split, evaluation protocol and model; `seed` drives all model randomness.
+    Next-item models are evaluated under `eval`, CTR models (DIN, DIEN, ...) under `ctr`."""
 
     name: str = "experiment"
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     eval: RankingProtocol = field(default_factory=RankingProtocol)
+    ctr: CTRProtocol = field(default_factory=CTRProtocol)
     model: Any = field(default_factory=_default_model, metadata={POLYMORPHIC: _model_config_class})
     train: TrainConfig = field(default_factory=TrainConfig)
     output_dir: str = "runs"

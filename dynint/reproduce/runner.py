@@ -18,6 +18,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from dynint.components import get_model_entry
+from dynint.config import parse_config
 from dynint.config.loader import config_to_dict, load_config
 from dynint.config.schema import ExperimentConfig
 from dynint.errors import ConfigError
@@ -70,7 +71,7 @@ def reproduce_table(
             if finished is None:
                 if key not in prepared:
                     prepared[key] = prepare_data(base, data_dir)
-                if reuse and get_model_entry(config.model.name).kind == "neural" and config.train.checkpoint:
+                if reuse and get_model_entry(config.model.name).kind in ("neural", "ctr") and config.train.checkpoint:
                     config = replace(config, train=replace(config.train, resume=True))
                 run_experiment(config, data=prepared[key], data_dir=data_dir, progress=False)
                 finished = _finished_run(config)
@@ -131,7 +132,11 @@ def _finished_run(config: ExperimentConfig) -> dict[str, Any] | None:
     if not path.exists():
         return None
     result = json.loads(path.read_text())
-    if _comparable(result.get("config", {})) != _comparable(config_to_dict(config)):
+    try:  # read as today's schema reads it, so fields added since then take their defaults
+        saved = config_to_dict(parse_config(result.get("config", {})))
+    except ConfigError:
+        return None
+    if _comparable(saved) != _comparable(config_to_dict(config)):
         return None
     return result
 

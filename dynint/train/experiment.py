@@ -61,7 +61,7 @@ def train_and_evaluate(
             f"{', '.join(metric_names(config.eval.ks))}"
         )
     entry = get_model_entry(config.model.name)
-    model = entry.build(config.model, split.num_items, train.max_length, rngs=nnx.Rngs(params=_key(config.seed, 0)))
+    model = entry.build(config.model, split.num_items, train.max_length, rngs=nnx.Rngs(params=run_key(config.seed, 0)))
     objective = model.objective
     graphdef, params = split_model(model)
 
@@ -103,7 +103,7 @@ def train_and_evaluate(
     result = fit(
         train=train,
         seed=config.seed,
-        key=_key(config.seed, 1),
+        key=run_key(config.seed, 1),
         params=params,
         loss=sequence_loss_fn(graphdef, config.model),
         batches=batcher,
@@ -111,7 +111,7 @@ def train_and_evaluate(
         validate=lambda p: evaluate(p, "valid"),
         run_dir=run_dir,
         progress=progress,
-        signature=_signature(config),
+        signature=run_signature(config),
         on_epoch_end=on_epoch_end,
     )
     loop = result.progress
@@ -131,7 +131,7 @@ def train_and_evaluate(
     return TrainedRun({"valid": best["valid"], "test": test}, extra)
 
 
-def _signature(config: ExperimentConfig) -> dict[str, Any]:
+def run_signature(config: ExperimentConfig) -> dict[str, Any]:
     """The settings a resumed run must share with the run it continues (not where files live)."""
     settings = config_to_dict(config)
     settings["train"] = {k: v for k, v in settings["train"].items() if k not in ("resume", "checkpoint_dir")}
@@ -140,7 +140,7 @@ def _signature(config: ExperimentConfig) -> dict[str, Any]:
     return settings
 
 
-def _key(seed: int, purpose: int) -> jax.Array:
+def run_key(seed: int, purpose: int) -> jax.Array:
     """Independent keys for the model's initial parameters (0) and the training steps (1)."""
     return jax.random.fold_in(jax.random.key(seed), purpose)
 

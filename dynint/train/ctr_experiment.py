@@ -1,0 +1,124 @@
+"""Train a CTR model (BaseModel, DIN, DIEN, BST) of an `ExperimentConfig` on the engine every
+model shares, and evaluate it under the CTR protocol: validation AUC every epoch for early
+stopping, the test set once, with the best validation epoch's parameters."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+from dynint.components import get_model_entry
+from dynint.config.schema import ExperimentConfig
+from dynint.data.ctr_samples import CTRBatch, CTRData, build_ctr_data
+from dynint.errors import ConfigError
+from dynint.eval.ctr_protocol import HIGHER_IS_BETTER, ctr_metrics
+from dynint.io import append_jsonl
+from dynint.models.dropout import DropoutKeys
+from dynint.train import sharding
+from dynint.train.compilation import enable_compilation_cache
+from dynint.train.ctr_batches import CTRBatcher, predict_logits
+from dynint.train.experiment import TrainedRun, run_key, run_signature
+from dynint.train.loop import METRICS_LOG, fit
+from dynint.train.state import split_model
+from dynint.train.step import LossFn
+
+if TYPE_CHECKING:
+    from dynint.runner import PreparedData
+
+
+def ctr_loss_fn(graphdef: Any) -> LossFn:
+    """Mean binary log loss of the click logits, plus the model's own (already weighted)
+    auxiliary loss, such as DIEN's."""
+
+    def loss(params: Any, batch: CTRBatch, key: jax.Array) -> jax.Array:
+        logits, auxiliary = nnx.merge(graphdef, params)(batch, dropout=DropoutKeys(key))
+        labels = batch.labels.astype(logits.dtype)
+        return jnp.mean(optax.sigmoid_binary_cross_entropy(logits, labels)) + auxiliary
+
+    return loss
+
+
+def build_ctr_run_data(config: ExperimentConfig, data: PreparedData) -> CTRData:
+    """The CTR samples of `config` (the same for every model and seed given `config.ctr`)."""
+    return build_ctr_data(
+        data.split,
+        data.interactions.item_features,
+        max_length=config.train.max_length,
+        negatives_per_positive=config.ctr.negatives_per_positive,
+        seed=config.ctr.seed,
+    )
+
+
+def train_and_evaluate_ctr(
+    config: ExperimentConfig,
+    data: PreparedData,
+    run_dir: Path,
+    progress: bool = True,
+    *,
+    on_epoch_end: Callable[[int], None] | None = None,
+) -> TrainedRun:
+    train = config.train
+    if train.early_stopping_metric not in HIGHER_IS_BETTER:
+        raise ConfigError(
+            f"train.early_stopping_metric={train.early_stopping_metric!r}: a CTR model stops on one of "
+            f"{', '.join(HIGHER_IS_BETTER)}"
+        )
+    if config.split.fit_on_all_interactions:
+        raise ConfigError("split.fit_on_all_interactions is a baseline-only option; CTR models train on split.train")
+    enable_compilation_cache()
+    ctr_data = build_ctr_run_data(config, data)
+    entry = get_model_entry(config.model.name)
+    model = entry.build(
+        config.model,
+        ctr_data.num_items,
+        train.max_length,
+        ctr_data.feature_sizes,
+        rngs=nnx.Rngs(params=run_key(config.seed, 0)),
+    )
+    graphdef, params = split_model(model)
+    mesh = sharding.make_mesh(train.num_devices)
+    if train.batch_size % sharding.data_parallelism(mesh):
+        raise ConfigError(f"train.batch_size={train.batch_size} must be a multiple of the data-parallel devices")
+
+    def evaluate(params: Any, stage: str) -> dict[str, float]:
+        samples = ctr_data.stage(stage)
+        logits = predict_logits(graphdef, jax.device_get(params), ctr_data, stage, config.ctr.batch_size)
+        return ctr_metrics(samples.users, samples.labels, logits)
+
+    result = fit(
+        train=train,
+        seed=config.seed,
+        key=run_key(config.seed, 1),
+        params=params,
+        loss=ctr_loss_fn(graphdef),
+        batches=CTRBatcher(ctr_data, train.batch_size),
+        mesh=mesh,
+        validate=lambda p: evaluate(p, "valid"),
+        run_dir=run_dir,
+        progress=progress,
+        signature=run_signature(config),
+        on_epoch_end=on_epoch_end,
+    )
+    loop = result.progress
+    started = time.perf_counter()
+    test = evaluate(result.best_params, "test")
+    test_time = time.perf_counter() - started
+    append_jsonl(run_dir / METRICS_LOG, {"stage": "test", "epoch": loop.best_epoch, **test})
+    best = loop.history[loop.best_epoch - 1]
+    extra = {
+        "best_epoch": loop.best_epoch,
+        "epochs": loop.epoch,
+        "steps": loop.history[-1]["step"],
+        "epoch_train_time_s": [e["train_time_s"] for e in loop.history],
+        "epoch_valid_time_s": [e["valid_time_s"] for e in loop.history],
+        "test_time_s": test_time,
+        "samples": {stage: len(ctr_data.stage(stage)) for stage in ("train", "valid", "test")},
+    }
+    return TrainedRun({"valid": best["valid"], "test": test}, extra)

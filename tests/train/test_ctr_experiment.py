@@ -1,0 +1,47 @@
+import json
+
+import pytest
+
+from dynint.config import parse_config
+from dynint.errors import ConfigError
+from dynint.runner import prepare_data, run_experiment
+
+
+def _config(shared_data, tmp_path, **train):
+    return parse_config(
+        {
+            "name": "din-small",
+            "output_dir": str(tmp_path),
+            # ml-100k's heaviest raters only, so that a few epochs take seconds.
+            "data": {"name": "ml-100k", "data_dir": str(shared_data), "min_user_interactions": 400},
+            "model": {"name": "din", "embedding_size": 8, "mlp_sizes": [32, 16], "attention_sizes": [16]},
+            "train": {"batch_size": 128, "max_length": 10, "max_epochs": 2, "early_stopping_metric": "AUC", **train},
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def heavy_raters(shared_data, tmp_path_factory):
+    config = _config(shared_data, tmp_path_factory.mktemp("data"))
+    return prepare_data(config)
+
+
+def test_din_trains_on_the_shared_engine_and_is_deterministic(shared_data, tmp_path, heavy_raters):
+    runs = [
+        run_experiment(_config(shared_data, tmp_path / str(i), checkpoint=False), data=heavy_raters, progress=False)
+        for i in range(2)
+    ]
+    assert runs[0].metrics == runs[1].metrics
+    users = heavy_raters.split.num_users
+    assert runs[0].extra["samples"]["valid"] == runs[0].extra["samples"]["test"] == 2 * users
+    assert {"AUC", "GAUC", "logloss"} <= runs[0].metrics["test"].keys()
+    log = [json.loads(line) for line in (runs[0].run_dir / "metrics.jsonl").read_text().splitlines()]
+    losses = [entry["train_loss"] for entry in log if "train_loss" in entry]
+    assert len(losses) == 2 and losses[1] < losses[0]
+
+
+def test_a_ctr_model_must_stop_on_auc_or_gauc(shared_data, tmp_path, heavy_raters):
+    with pytest.raises(ConfigError, match="early_stopping_metric"):
+        run_experiment(
+            _config(shared_data, tmp_path, early_stopping_metric="NDCG@10"), data=heavy_raters, progress=False
+        )
