@@ -47,16 +47,18 @@ def render_markdown(table: dict[str, Any]) -> str:
     lines += ["Protocol: " + "; ".join(f"{k}: {v}" for k, v in table["protocol"].items()), ""]
     for dataset in dict.fromkeys(row["dataset"] for row in table["rows"]):
         lines += [f"## {dataset}", ""]
-        lines.append("| model | seeds | " + " | ".join(metrics) + " | wall time (s) |")
-        lines.append("| --- | --- | " + " | ".join("---" for _ in metrics) + " | --- |")
+        lines.append("| model | seeds | " + " | ".join(metrics) + " | wall time (s) | best / last epoch |")
+        lines.append("| --- | --- | " + " | ".join("---" for _ in metrics) + " | --- | --- |")
         for row in (r for r in table["rows"] if r["dataset"] == dataset):
             cells = [_mean_std(row["metrics"][m]) for m in metrics]
             lines.append(
-                f"| {row['model']} | {len(row['seeds'])} | " + " | ".join(cells) + f" | {row['wall_time_s']:.1f} |"
+                f"| {row['model']} | {len(row['seeds'])} | "
+                + " | ".join(cells)
+                + f" | {row['wall_time_s']:.1f} | {_epochs(row)} |"
             )
         for published in _published_for(table, dataset):
             cells = [f"{published['metrics'][m]:.4f}" if m in published["metrics"] else "–" for m in metrics]
-            lines.append(f"| {published['model']} (published) | – | " + " | ".join(cells) + " | – |")
+            lines.append(f"| {published['model']} (published) | – | " + " | ".join(cells) + " | – | – |")
         lines.append("")
     sources = sorted(
         {p["metrics"]["source"] for d in {r["dataset"] for r in table["rows"]} for p in _published_for(table, d)}
@@ -91,6 +93,12 @@ def _published_for(table: dict[str, Any], dataset: str) -> list[dict[str, Any]]:
                 "metrics": row["published"],
             }
     return [p for (d, _), p in shown.items() if d == dataset]
+
+
+def _epochs(row: dict[str, Any]) -> str:
+    """Each seed's best validation epoch and last trained epoch (neural rows), e.g. `47/57`."""
+    runs = [run for run in row.get("runs", []) if "best_epoch" in run]
+    return ", ".join(f"{run['best_epoch']}/{run['epochs']}" for run in runs) or "–"
 
 
 def _mean_std(summary: dict[str, Any]) -> str:
