@@ -1,0 +1,25 @@
+import pytest
+
+from dynint.components import get_model_entry
+from dynint.config.loader import load_config
+from dynint.reproduce.tables import TABLES
+
+CELLS = [(table, row, dataset) for table in TABLES.values() for row in table.rows for dataset in table.datasets]
+
+
+@pytest.mark.parametrize("table,row,dataset", CELLS, ids=[f"{t.name}-{r.model}-{d}" for t, r, d in CELLS])
+def test_every_table_cell_has_a_valid_config(table, row, dataset):
+    config = load_config(table.config_path(row, dataset), [f"data.name={dataset}", *row.overrides_for(dataset)])
+    assert config.data.name == dataset
+    kind = get_model_entry(config.model.name).kind
+    if kind == "ctr":
+        assert table.metrics == ("AUC", "GAUC", "logloss")
+    else:
+        assert set(table.metrics) <= {f"{m}@{k}" for m in ("HR", "NDCG", "MRR") for k in config.eval.ks}
+
+
+def test_row_seed_caps_and_overrides_are_per_data_set():
+    sasrec = next(row for row in TABLES["seq-full-ranking"].rows if row.model == "sasrec-ce")
+    assert sasrec.seed_cap("amazon-beauty") == 1
+    assert sasrec.overrides_for("ml-100k") == ("train.max_epochs=100",)
+    assert sasrec.overrides_for("amazon-beauty") == ()
