@@ -24,7 +24,7 @@ from dynint.models.dropout import DropoutKeys
 from dynint.train import sharding
 from dynint.train.compilation import enable_compilation_cache
 from dynint.train.ctr_batches import CTRBatcher, predict_logits
-from dynint.train.experiment import TrainedRun, run_key, run_signature
+from dynint.train.experiment import TrainedRun, run_key, run_signature, trained_run
 from dynint.train.loop import METRICS_LOG, fit
 from dynint.train.state import split_model
 from dynint.train.step import LossFn
@@ -111,14 +111,5 @@ def train_and_evaluate_ctr(
     test = evaluate(result.best_params, "test")
     test_time = time.perf_counter() - started
     append_jsonl(run_dir / METRICS_LOG, {"stage": "test", "epoch": loop.best_epoch, **test})
-    best = loop.history[loop.best_epoch - 1]
-    extra = {
-        "best_epoch": loop.best_epoch,
-        "epochs": loop.epoch,
-        "steps": loop.history[-1]["step"],
-        "epoch_train_time_s": [e["train_time_s"] for e in loop.history],
-        "epoch_valid_time_s": [e["valid_time_s"] for e in loop.history],
-        "test_time_s": test_time,
-        "samples": {stage: len(ctr_data.stage(stage)) for stage in ("train", "valid", "test")},
-    }
-    return TrainedRun({"valid": best["valid"], "test": test}, extra)
+    samples = {stage: len(ctr_data.stage(stage)) for stage in ("train", "valid", "test")}
+    return trained_run(loop, test, test_time, samples=samples)

@@ -24,7 +24,7 @@ from dynint.io import append_jsonl
 from dynint.train import sharding
 from dynint.train.batching import SequenceBatcher
 from dynint.train.compilation import enable_compilation_cache
-from dynint.train.loop import METRICS_LOG, fit
+from dynint.train.loop import METRICS_LOG, LoopProgress, fit
 from dynint.train.scoring import SequenceScorer
 from dynint.train.state import split_model
 from dynint.train.step import sequence_loss_fn
@@ -119,16 +119,21 @@ def train_and_evaluate(
     test = evaluate(result.best_params, "test")
     test_time = time.perf_counter() - started
     append_jsonl(run_dir / METRICS_LOG, {"stage": "test", "epoch": loop.best_epoch, **test})
-    best = loop.history[loop.best_epoch - 1]
-    extra = {
+    return trained_run(loop, test, test_time)
+
+
+def trained_run(loop: LoopProgress, test: dict[str, float], test_time: float, **extra: Any) -> TrainedRun:
+    """The best epoch's validation metrics, the test metrics, and the record of the training."""
+    record = {
         "best_epoch": loop.best_epoch,
         "epochs": loop.epoch,
         "steps": loop.history[-1]["step"],
         "epoch_train_time_s": [e["train_time_s"] for e in loop.history],
         "epoch_valid_time_s": [e["valid_time_s"] for e in loop.history],
         "test_time_s": test_time,
+        **extra,
     }
-    return TrainedRun({"valid": best["valid"], "test": test}, extra)
+    return TrainedRun({"valid": loop.history[loop.best_epoch - 1]["valid"], "test": test}, record)
 
 
 def run_signature(config: ExperimentConfig) -> dict[str, Any]:
