@@ -4,7 +4,6 @@ stopping, the test set once, with the best validation epoch's parameters."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,13 +18,11 @@ from dynint.config.schema import ExperimentConfig
 from dynint.data.ctr_samples import CTRBatch, CTRData, build_ctr_data
 from dynint.errors import ConfigError
 from dynint.eval.ctr_protocol import HIGHER_IS_BETTER, ctr_metrics
-from dynint.io import append_jsonl
 from dynint.models.dropout import DropoutKeys
 from dynint.train import sharding
 from dynint.train.compilation import enable_compilation_cache
 from dynint.train.ctr_batches import CTRBatcher, predict_logits
-from dynint.train.experiment import TrainedRun, run_key, run_signature, trained_run
-from dynint.train.loop import METRICS_LOG, fit
+from dynint.train.experiment import TrainedRun, run_key, train_then_test
 from dynint.train.state import split_model
 from dynint.train.step import LossFn
 
@@ -92,24 +89,8 @@ def train_and_evaluate_ctr(
         logits = predict_logits(graphdef, jax.device_get(params), ctr_data, stage, config.ctr.batch_size)
         return ctr_metrics(samples.users, samples.labels, logits)
 
-    result = fit(
-        train=train,
-        seed=config.seed,
-        key=run_key(config.seed, 1),
-        params=params,
-        loss=ctr_loss_fn(graphdef),
-        batches=CTRBatcher(ctr_data, train.batch_size),
-        mesh=mesh,
-        validate=lambda p: evaluate(p, "valid"),
-        run_dir=run_dir,
-        progress=progress,
-        signature=run_signature(config),
-        on_epoch_end=on_epoch_end,
-    )
-    loop = result.progress
-    started = time.perf_counter()
-    test = evaluate(result.best_params, "test")
-    test_time = time.perf_counter() - started
-    append_jsonl(run_dir / METRICS_LOG, {"stage": "test", "epoch": loop.best_epoch, **test})
     samples = {stage: len(ctr_data.stage(stage)) for stage in ("train", "valid", "test")}
-    return trained_run(loop, test, test_time, samples=samples)
+    batches = CTRBatcher(ctr_data, train.batch_size)
+    return train_then_test(
+        config, params, ctr_loss_fn(graphdef), batches, mesh, evaluate, run_dir, progress, on_epoch_end, samples=samples
+    )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import jax
 import numpy as np
 from flax import nnx
+from jax.sharding import Mesh
 
 from dynint.components import get_model_entry
 from dynint.config.loader import config_to_dict
@@ -24,10 +25,10 @@ from dynint.io import append_jsonl
 from dynint.train import sharding
 from dynint.train.batching import SequenceBatcher
 from dynint.train.compilation import enable_compilation_cache
-from dynint.train.loop import METRICS_LOG, LoopProgress, fit
+from dynint.train.loop import METRICS_LOG, EpochBatches, LoopProgress, fit
 from dynint.train.scoring import SequenceScorer
 from dynint.train.state import split_model
-from dynint.train.step import sequence_loss_fn
+from dynint.train.step import LossFn, sequence_loss_fn
 
 if TYPE_CHECKING:
     from dynint.runner import PreparedData
@@ -100,13 +101,40 @@ def train_and_evaluate(
         max_tokens=train.max_tokens_per_batch,
         alignment=devices,
     )
+    return train_then_test(
+        config,
+        params,
+        sequence_loss_fn(graphdef, config.model),
+        batcher,
+        mesh,
+        evaluate,
+        run_dir,
+        progress,
+        on_epoch_end,
+    )
+
+
+def train_then_test(
+    config: ExperimentConfig,
+    params: Any,
+    loss: LossFn,
+    batches: EpochBatches,
+    mesh: Mesh,
+    evaluate: Callable[[Any, Stage], dict[str, float]],
+    run_dir: Path,
+    progress: bool,
+    on_epoch_end: Callable[[int], None] | None,
+    **extra: Any,
+) -> TrainedRun:
+    """Train with `fit` (validating every epoch), then evaluate the best epoch's parameters on
+    the test set once, log it, and return the run's metrics and record (plus `extra`)."""
     result = fit(
-        train=train,
+        train=config.train,
         seed=config.seed,
         key=run_key(config.seed, 1),
         params=params,
-        loss=sequence_loss_fn(graphdef, config.model),
-        batches=batcher,
+        loss=loss,
+        batches=batches,
         mesh=mesh,
         validate=lambda p: evaluate(p, "valid"),
         run_dir=run_dir,
@@ -119,7 +147,7 @@ def train_and_evaluate(
     test = evaluate(result.best_params, "test")
     test_time = time.perf_counter() - started
     append_jsonl(run_dir / METRICS_LOG, {"stage": "test", "epoch": loop.best_epoch, **test})
-    return trained_run(loop, test, test_time)
+    return trained_run(loop, test, test_time, **extra)
 
 
 def trained_run(loop: LoopProgress, test: dict[str, float], test_time: float, **extra: Any) -> TrainedRun:
