@@ -50,7 +50,10 @@ class TransformerConfig(SequentialModelConfig):
     `position_origin="last"` numbers positions back from the most recent item (what the original
     SASRec's right-aligned windows amount to), `"first"` forward from the oldest item.
     `attention_output_dropout` applies dropout to the attention sub-layer's output before its
-    residual sum, as BERT does; the original SASRec applies none there."""
+    residual sum, as BERT does; the original SASRec applies none there. Item and position
+    embeddings start from a normal with `embedding_init_std`; `scale_item_embeddings` multiplies
+    the input item embeddings by sqrt(hidden_size), as the original SASRec does (the output table
+    is not scaled)."""
 
     num_layers: int = 2
     num_heads: int = 2
@@ -60,6 +63,8 @@ class TransformerConfig(SequentialModelConfig):
     activation: Literal["gelu", "relu"] = "gelu"
     position_origin: Literal["last", "first"] = "last"
     attention_output_dropout: bool = True
+    embedding_init_std: float = 0.02
+    scale_item_embeddings: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -71,6 +76,8 @@ class TransformerConfig(SequentialModelConfig):
             raise ConfigError(f"model.norm={self.norm!r}: expected 'pre' or 'post'")
         if self.activation not in ("gelu", "relu"):
             raise ConfigError(f"model.activation={self.activation!r}: expected 'gelu' or 'relu'")
+        if not self.embedding_init_std > 0:
+            raise ConfigError(f"model.embedding_init_std={self.embedding_init_std!r}: expected a positive number")
         if self.position_origin not in ("last", "first"):
             raise ConfigError(f"model.position_origin={self.position_origin!r}: expected 'last' or 'first'")
 

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from dynint.models.base import EMBEDDING_INIT, TransformerConfig
+from dynint.models.base import TransformerConfig
 from dynint.models.dropout import Dropout, DropoutKeys
 
 _ACTIVATIONS = {"gelu": jax.nn.gelu, "relu": jax.nn.relu}
@@ -39,15 +39,20 @@ def position_indices(inputs: jax.Array, origin: str) -> jax.Array:
 
 
 class SequenceEmbedding(nnx.Module):
-    """Item embeddings (row 0: padding) plus learned position embeddings."""
+    """Item embeddings (row 0: padding), optionally scaled by sqrt(d), plus learned position embeddings."""
 
     def __init__(self, vocabulary_size: int, max_length: int, config: TransformerConfig, *, rngs: nnx.Rngs):
         self.origin = config.position_origin
-        self.items = nnx.Embed(vocabulary_size, config.hidden_size, embedding_init=EMBEDDING_INIT, rngs=rngs)
-        self.positions = nnx.Embed(max_length, config.hidden_size, embedding_init=EMBEDDING_INIT, rngs=rngs)
+        self.item_scale = config.hidden_size**0.5 if config.scale_item_embeddings else 1.0
+        init = nnx.initializers.normal(stddev=config.embedding_init_std)
+        self.items = nnx.Embed(vocabulary_size, config.hidden_size, embedding_init=init, rngs=rngs)
+        self.positions = nnx.Embed(max_length, config.hidden_size, embedding_init=init, rngs=rngs)
 
     def __call__(self, inputs: jax.Array) -> jax.Array:
-        return self.items(inputs) + self.positions(position_indices(inputs, self.origin))
+        items = self.items(inputs)
+        if self.item_scale != 1.0:
+            items = items * self.item_scale
+        return items + self.positions(position_indices(inputs, self.origin))
 
 
 class MultiHeadSelfAttention(nnx.Module):

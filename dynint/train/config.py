@@ -25,6 +25,12 @@ class TrainConfig:
     call when scoring. Checkpoints go to `checkpoint_dir` (default: the run folder's
     `checkpoints/`); `resume` continues from the latest one. `num_devices` (-1: all) splits each
     batch over that many devices.
+
+    `refit_for_test` (sequence models): once early stopping has chosen the best epoch `E` on
+    validation, a second model is trained from the same initial parameters for `E` epochs on the
+    events visible at test time (training plus validation events, as the baselines see them),
+    and that model is tested. The test set still chooses nothing; the refit only lets the model
+    learn from the validation events that the test histories contain.
     """
 
     optimizer: Literal["adam", "adamw"] = "adam"
@@ -49,6 +55,7 @@ class TrainConfig:
     checkpoint: bool = True
     checkpoint_dir: str | None = None
     resume: bool = False
+    refit_for_test: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "bucket_lengths", tuple(self.bucket_lengths))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -92,25 +92,29 @@ def train_and_evaluate(
         raise ConfigError(
             f"train.batch_size={train.batch_size} must be a multiple of the {devices} data-parallel devices"
         )
-    batcher = SequenceBatcher(
-        split.train,
-        objective,
-        max_length=train.max_length,
-        buckets=train.buckets,
-        batch_size=train.batch_size,
-        max_tokens=train.max_tokens_per_batch,
-        alignment=devices,
-    )
+
+    def batcher(sequences) -> SequenceBatcher:
+        return SequenceBatcher(
+            sequences,
+            objective,
+            max_length=train.max_length,
+            buckets=train.buckets,
+            batch_size=train.batch_size,
+            max_tokens=train.max_tokens_per_batch,
+            alignment=devices,
+        )
+
     return train_then_test(
         config,
         params,
         sequence_loss_fn(graphdef, config.model),
-        batcher,
+        batcher(split.train),
         mesh,
         evaluate,
         run_dir,
         progress,
         on_epoch_end,
+        refit_batches=batcher(split.visible("test")) if train.refit_for_test else None,
     )
 
 
@@ -124,10 +128,17 @@ def train_then_test(
     run_dir: Path,
     progress: bool,
     on_epoch_end: Callable[[int], None] | None,
+    *,
+    refit_batches: EpochBatches | None = None,
     **extra: Any,
 ) -> TrainedRun:
     """Train with `fit` (validating every epoch), then evaluate the best epoch's parameters on
-    the test set once, log it, and return the run's metrics and record (plus `extra`)."""
+    the test set once, log it, and return the run's metrics and record (plus `extra`). With
+    `refit_batches` (the batches of the events visible at test), the tested parameters are those
+    of a model trained afresh on them for the best epoch's number of epochs (`train.refit_for_test`)."""
+    if config.train.refit_for_test and refit_batches is None:
+        raise ConfigError(f"train.refit_for_test: {config.model.name!r} runs have no refit; set it to false")
+    initial_params = jax.tree.map(np.array, params) if refit_batches is not None else None  # fit donates its copy
     result = fit(
         train=config.train,
         seed=config.seed,
@@ -143,11 +154,52 @@ def train_then_test(
         on_epoch_end=on_epoch_end,
     )
     loop = result.progress
+    tested = result.best_params
+    if refit_batches is not None:
+        # Reported beside the refit model's test metrics, never used for a choice.
+        extra["test_before_refit"] = evaluate(result.best_params, "test")
+        extra["refit_epochs"] = loop.best_epoch
+        tested = _refit(
+            config, initial_params, loss, refit_batches, mesh, run_dir, progress, loop.best_epoch, on_epoch_end
+        )
     started = time.perf_counter()
-    test = evaluate(result.best_params, "test")
+    test = evaluate(tested, "test")
     test_time = time.perf_counter() - started
     append_jsonl(run_dir / METRICS_LOG, {"stage": "test", "epoch": loop.best_epoch, **test})
     return trained_run(loop, test, test_time, **extra)
+
+
+def _refit(
+    config: ExperimentConfig,
+    params: Any,
+    loss: LossFn,
+    batches: EpochBatches,
+    mesh: Mesh,
+    run_dir: Path,
+    progress: bool,
+    epochs: int,
+    on_epoch_end: Callable[[int], None] | None,
+) -> Any:
+    """Train `params` for exactly `epochs` epochs of `batches`, without validation, and return
+    the last epoch's parameters. Its log and checkpoints live in `refit/` folders of their own,
+    so an interrupted refit resumes like any run."""
+    train = config.train
+    checkpoint_dir = Path(train.checkpoint_dir or run_dir / "checkpoints") / "refit"
+    refit_train = replace(train, max_epochs=epochs, checkpoint_dir=str(checkpoint_dir))
+    return fit(
+        train=refit_train,
+        seed=config.seed,
+        key=run_key(config.seed, 2),
+        params=params,
+        loss=loss,
+        batches=batches,
+        mesh=mesh,
+        validate=None,
+        run_dir=run_dir / "refit",
+        progress=progress,
+        signature={**run_signature(config), "refit_epochs": epochs},
+        on_epoch_end=on_epoch_end,
+    ).best_params
 
 
 def trained_run(loop: LoopProgress, test: dict[str, float], test_time: float, **extra: Any) -> TrainedRun:
@@ -174,7 +226,8 @@ def run_signature(config: ExperimentConfig) -> dict[str, Any]:
 
 
 def run_key(seed: int, purpose: int) -> jax.Array:
-    """Independent keys for the model's initial parameters (0) and the training steps (1)."""
+    """Independent keys for the model's initial parameters (0), the training steps (1) and the
+    refit's training steps (2)."""
     return jax.random.fold_in(jax.random.key(seed), purpose)
 
 

@@ -97,7 +97,7 @@ def fit(
     loss: LossFn,
     batches: EpochBatches,
     mesh: Mesh,
-    validate: Callable[[Any], dict[str, float]],
+    validate: Callable[[Any], dict[str, float]] | None,
     run_dir: Path,
     progress: bool = True,
     signature: dict[str, Any] | None = None,
@@ -106,9 +106,10 @@ def fit(
     """Train `params` on `loss` for up to `train.max_epochs` epochs of `batches` (data order from
     `seed`, step randomness from `key`, batches split over `mesh`), stopping after
     `train.patience` epochs without a better `train.early_stopping_metric` on validation. With
-    `train.resume`, continue from the latest checkpoint (a finished run is not trained further);
-    `signature` (the settings that define the run) must then equal the one the checkpoint was
-    saved with."""
+    `validate=None` there is no validation: all `train.max_epochs` epochs run and the last one
+    is kept. With `train.resume`, continue from the latest checkpoint (a finished run is not
+    trained further); `signature` (the settings that define the run) must then equal the one
+    the checkpoint was saved with."""
     steps_per_epoch = batches.num_batches(seed, 1)
     optimizer = make_optimizer(train, steps_per_epoch * train.max_epochs)
     state = init_state(params, optimizer, key)
@@ -134,10 +135,12 @@ def fit(
             break
         state, entry = _train_epoch(state, step, batches, batches.epoch(seed, epoch), epoch, train.max_epochs, show)
         started = time.perf_counter()
-        metrics = validate(state.params)
+        metrics = validate(state.params) if validate is not None else {}
         entry["valid_time_s"] = time.perf_counter() - started
         entry["valid"] = metrics
-        if loop.record(epoch, metrics[train.early_stopping_metric], entry):
+        # Without validation every epoch counts as the best so far, so the last one is kept.
+        value = metrics[train.early_stopping_metric] if validate is not None else float(epoch)
+        if loop.record(epoch, value, entry):
             best_params = jax.tree.map(np.array, state.params)  # a host copy: the state is donated next step
             if checkpoints is not None:
                 checkpoints.best.save(epoch, state, loop.to_json())
@@ -214,9 +217,13 @@ def _train_epoch(
 def _summary(entry: dict[str, Any], metric: str, loop: LoopProgress, max_epochs: int) -> str:
     seconds = entry["train_time_s"] + entry["valid_time_s"]
     remaining = max_epochs - entry["epoch"]
-    return (
+    line = (
         f"epoch {entry['epoch']}/{max_epochs} (step {entry['step']}, at most {remaining * seconds / 60:.0f} min left): "
-        f"loss {entry['train_loss']:.4f}, {entry['examples_per_s']:.0f} ex/s, "
-        f"train {entry['train_time_s']:.1f}s, valid {entry['valid_time_s']:.1f}s, "
+        f"loss {entry['train_loss']:.4f}, {entry['examples_per_s']:.0f} ex/s, train {entry['train_time_s']:.1f}s"
+    )
+    if not entry["valid"]:
+        return line
+    return (
+        f"{line}, valid {entry['valid_time_s']:.1f}s, "
         f"{metric} {entry['valid'][metric]:.4f} (best {loop.best_value:.4f} at epoch {loop.best_epoch})"
     )

@@ -117,3 +117,75 @@ def test_an_unknown_early_stopping_metric_fails_before_training(tiny_data, tmp_p
     config = tiny_config(tmp_path, train={"early_stopping_metric": "NDCG@3"})
     with pytest.raises(ConfigError, match="NDCG@10"):
         run_experiment(config, data=tiny_data, progress=False)
+
+
+_KILLED_DURING_THE_REFIT = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    from dynint.runner import prepare_data, run_directory
+    from dynint.train.experiment import train_and_evaluate
+    from tests.train.conftest import tiny_config
+
+    config = tiny_config(Path(sys.argv[1]), train={"refit_for_test": True})
+    run_dir = run_directory(config)
+    run_dir.mkdir(parents=True)
+
+    def die(epoch):
+        if (run_dir / "refit" / "metrics.jsonl").exists() and epoch == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    train_and_evaluate(config, prepare_data(config), run_dir, progress=False, on_epoch_end=die)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def refit_run(tiny_data, tmp_path_factory):
+    config = tiny_config(tmp_path_factory.mktemp("refit"), train={"refit_for_test": True})
+    return run_experiment(config, data=tiny_data, progress=False)
+
+
+def test_refit_trains_for_the_best_epoch_count_on_the_events_visible_at_test(refit_run, reference_run, tiny_data):
+    best = refit_run.extra["best_epoch"]
+    assert refit_run.extra["refit_epochs"] == best
+    assert refit_run.metrics["valid"] == reference_run.metrics["valid"]  # the validation phase is the plain run
+    assert refit_run.extra["test_before_refit"] == reference_run.metrics["test"]
+    refit_log = _log(refit_run.run_dir / "refit")
+    assert [e["epoch"] for e in refit_log] == list(range(1, best + 1))
+    assert all(e["valid"] == {} for e in refit_log)
+    split = tiny_data.split
+    visible = split.visible("test")
+    assert np.array_equal(visible.lengths, split.train.lengths + 1)  # each user's validation item, appended
+    assert np.array_equal(visible.values[visible.offsets[1:] - 1], split.valid.targets)
+
+    def predicted_positions(sequences):  # the last max_length + 1 items of each sequence: max_length targets
+        return int(np.sum(np.minimum(sequences.lengths, 13) - 1))
+
+    assert _log(refit_run.run_dir)[0]["examples"] == predicted_positions(split.train)
+    assert refit_log[0]["examples"] == predicted_positions(visible) > predicted_positions(split.train)
+    assert refit_run.metrics["test"] != refit_run.extra["test_before_refit"]
+
+
+def test_a_run_killed_during_its_refit_resumes_to_the_uninterrupted_metrics(refit_run, tiny_data, tmp_path):
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_DURING_THE_REFIT, str(tmp_path)],
+        cwd=os.getcwd(),
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True,
+        text=True,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert len(_log(tmp_path / "tiny" / "synthetic" / "seed0" / "refit")) == 1
+    resumed = run_experiment(
+        tiny_config(tmp_path, train={"refit_for_test": True, "resume": True}), data=tiny_data, progress=False
+    )
+    assert resumed.metrics == refit_run.metrics
+
+
+def test_ctr_runs_refuse_the_refit(tiny_data, tmp_path):
+    from dynint.train.experiment import train_then_test
+
+    config = tiny_config(tmp_path, train={"refit_for_test": True})
+    with pytest.raises(ConfigError, match="refit_for_test"):
+        train_then_test(config, {}, None, None, None, None, tmp_path, False, None)
