@@ -44,7 +44,10 @@ def reproduce_table(
 ) -> dict[str, Any]:
     """Run the table's grid (optionally only some `datasets` and `rows`), aggregate test metrics
     over seeds, and write results_dir/NAME.*. With `reuse`, finished runs are read back and
-    interrupted neural runs resumed; without it, every run starts afresh."""
+    interrupted neural runs resumed; without it, every run starts afresh. When only some rows or
+    data sets are run, the other rows of an existing results_dir/NAME.json are kept where their
+    recorded config and seeds are still what the table asks for (each keeps its runs' provenance),
+    so a table can be built piece by piece, across sessions."""
     spec = get_table(name)
     seed_count = seeds if seeds is not None else spec.default_seeds
     chosen_rows = _chosen_rows(spec, rows)
@@ -60,8 +63,7 @@ def reproduce_table(
         file=sys.stderr,
     )
     for dataset, row, seed_list in jobs:
-        base = load_config(spec.config_path(row, dataset), [f"data.name={dataset}", *row.overrides_for(dataset)])
-        base = replace(base, name=row.model, output_dir=str(Path(runs_dir) / name))
+        base = _row_config(spec, row, dataset, runs_dir)
         key = repr((config_to_dict(base.data), config_to_dict(base.split)))
         runs = []
         for seed in seed_list:
@@ -81,15 +83,56 @@ def reproduce_table(
             bar.update(1)
         table_rows.append(_table_row(spec, row, dataset, seed_list, runs))
     bar.close()
-    table = _table_document(spec, table_rows, seed_count, chosen_rows)
+    kept = []
+    if chosen_rows != spec.rows or tuple(chosen) != spec.datasets:
+        done = {(row["model"], row["dataset"]) for row in table_rows}
+        kept = [
+            r
+            for r in _still_valid_rows(spec, seed_count, results_dir, runs_dir)
+            if (r["model"], r["dataset"]) not in done
+        ]
+    order = {
+        (row.model, dataset): i for i, (dataset, row) in enumerate((d, r) for d in spec.datasets for r in spec.rows)
+    }
+    table_rows = sorted(table_rows + kept, key=lambda r: order[(r["model"], r["dataset"])])
+    table = _table_document(spec, table_rows, seed_count, chosen_rows if not kept else spec.rows)
     table["published_rows"] = [
         {"dataset": dataset, "model": model, "metrics": published}
-        for dataset in chosen
+        for dataset in spec.datasets
+        if dataset in chosen or any(r["dataset"] == dataset for r in kept)
         for model in spec.published_models
         if (published := s3rec_published(dataset, model)) is not None
     ]
     write_table(table, results_dir)
     return table
+
+
+def _row_config(spec: TableSpec, row: RowSpec, dataset: str, runs_dir: str | Path) -> ExperimentConfig:
+    """The config a row runs on `dataset` (any seed): its file, the data set, the row's overrides."""
+    base = load_config(spec.config_path(row, dataset), [f"data.name={dataset}", *row.overrides_for(dataset)])
+    return replace(base, name=row.model, output_dir=str(Path(runs_dir) / spec.name))
+
+
+def _still_valid_rows(spec: TableSpec, seed_count: int, results_dir: str | Path, runs_dir: str | Path) -> list[dict]:
+    """The rows of the table's existing JSON whose recorded config, read through today's schema,
+    equals the config the row would run today, with the seeds it would run."""
+    path = Path(results_dir) / f"{spec.name}.json"
+    if not path.exists():
+        return []
+    rows_by_key = {(row.model, dataset): row for row in spec.rows for dataset in spec.datasets}
+    valid = []
+    for saved in json.loads(path.read_text()).get("rows", []):
+        row = rows_by_key.get((saved["model"], saved["dataset"]))
+        if row is None or saved["seeds"] != _row_seeds(row, saved["dataset"], seed_count):
+            continue
+        try:
+            recorded = config_to_dict(parse_config({**saved["resolved_config"], "seed": 0}))
+        except ConfigError:
+            continue
+        today = config_to_dict(_row_config(spec, row, saved["dataset"], runs_dir))
+        if _comparable({**recorded, "seed": None}) == _comparable({**today, "seed": None}):
+            valid.append(saved)
+    return valid
 
 
 def _chosen_rows(spec: TableSpec, names: tuple[str, ...] | None) -> tuple[RowSpec, ...]:

@@ -114,3 +114,24 @@ def test_an_interrupted_neural_run_resumes_to_the_uninterrupted_result(tmp_path,
     resumed = reproduce_table(name, results_dir=tmp_path / "b", runs_dir=tmp_path / "runs-b", **options)
     assert resumed["rows"][0]["metrics"] == reference["rows"][0]["metrics"]
     assert resumed["rows"][0]["runs"][0]["epochs"] == 2
+
+
+def test_a_table_built_row_by_row_keeps_earlier_rows_only_while_their_config_is_unchanged(tmp_path, monkeypatch):
+    options = dict(seeds=1, results_dir=tmp_path / "results", progress=False)
+    name = _small_table(monkeypatch)
+    both = reproduce_table(name, runs_dir=tmp_path / "runs", **options)
+    assert [row["model"] for row in both["rows"]] == ["poprec", "sasrec-ce"]
+    # The run folders are gone (a fresh checkout): the sasrec-ce row is carried over from the
+    # table's JSON, and the table lists both rows in the spec's order with the full command.
+    again = reproduce_table(name, rows=("poprec",), runs_dir=tmp_path / "fresh-runs", **options)
+    assert [row["model"] for row in again["rows"]] == ["poprec", "sasrec-ce"]
+    assert again["rows"][1] == both["rows"][1]
+    assert "--rows" not in again["command"]
+    assert not (tmp_path / "fresh-runs" / name / "sasrec-ce").exists()
+    # A changed sasrec-ce config makes its saved row stale: it is dropped, never shown as current.
+    spec = TABLES[name]
+    changed = RowSpec("sasrec-ce", "quickstart/sasrec.yaml", overrides=("train.max_epochs=3",))
+    monkeypatch.setitem(TABLES, name, TableSpec(**{**spec.__dict__, "rows": (spec.rows[0], changed)}))
+    stale = reproduce_table(name, rows=("poprec",), runs_dir=tmp_path / "fresh-runs", **options)
+    assert [row["model"] for row in stale["rows"]] == ["poprec"]
+    assert stale["command"].endswith("--rows poprec")
