@@ -73,7 +73,7 @@ def reproduce_table(
             if finished is None:
                 if key not in prepared:
                     prepared[key] = prepare_data(base, data_dir)
-                if reuse and get_model_entry(config.model.name).kind in ("neural", "ctr") and config.train.checkpoint:
+                if reuse and get_model_entry(config.model.name).kind in ("neural", "ctr", "multitask") and config.train.checkpoint:
                     config = replace(config, train=replace(config.train, resume=True))
                 run_experiment(config, data=prepared[key], data_dir=data_dir, progress=False)
                 finished = _finished_run(config)
@@ -213,7 +213,7 @@ def _run_record(run: dict[str, Any]) -> dict[str, Any]:
         "date": run["provenance"]["date"],
         "wall_time_s": run["wall_time_s"],
     }
-    for key in ("best_epoch", "epochs"):
+    for key in ("best_epoch", "epochs", "refit_epochs", "test_before_refit"):
         if key in extra:
             record[key] = extra[key]
     if extra.get("epoch_train_time_s"):
