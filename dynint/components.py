@@ -17,17 +17,20 @@ class ModelEntry:
     name: str
     config_class: type
     build: Callable[[Any], Any]
-    kind: str  # "baseline" (fit/score), "neural" (next-item, trained by dynint.train) or "ctr" (click models)
+    kind: str  # "baseline" (fit/score), "neural" (next-item, trained by dynint.train), "ctr" (click models)
+    # or "multitask" (engagement, like and rating models on the CTR samples)
 
 
 def model_registry() -> dict[str, ModelEntry]:
     import baselines
     from dynint.models import MODELS
     from dynint.models.ctr import CTR_MODELS
+    from dynint.models.multitask import MULTITASK_MODELS
 
     entries = {name: ModelEntry(name, cfg, cls, "baseline") for name, (cfg, cls) in baselines.BASELINES.items()}
     entries.update({name: ModelEntry(name, cfg, cls, "neural") for name, (cfg, cls) in MODELS.items()})
     entries.update({name: ModelEntry(name, cfg, cls, "ctr") for name, (cfg, cls) in CTR_MODELS.items()})
+    entries.update({name: ModelEntry(name, cfg, cls, "multitask") for name, (cfg, cls) in MULTITASK_MODELS.items()})
     return entries
 
 

@@ -86,6 +86,11 @@ def run_experiment(
 
         trained = train_and_evaluate_ctr(config, data, run_dir, progress=progress)
         metrics, extra = trained.metrics, trained.extra
+    elif entry.kind == "multitask":
+        from dynint.train.multitask_experiment import train_and_evaluate_multitask
+
+        trained = train_and_evaluate_multitask(config, data, run_dir, progress=progress)
+        metrics, extra = trained.metrics, trained.extra
     else:
         for stage in ("valid", "test"):
             metrics[stage] = _fit_and_evaluate_baseline(config, entry.build, data, stage, progress)

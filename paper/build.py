@@ -24,7 +24,10 @@ def latex_table(table: dict) -> str:
         "\\midrule",
     ]
     for row in table["rows"]:
-        cells = [f"{row['metrics'][m]['mean']:.4f}$\\pm${row['metrics'][m]['std']:.4f}" for m in metrics]
+        cells = [
+            f"{row['metrics'][m]['mean']:.4f}$\\pm${row['metrics'][m]['std']:.4f}" if m in row["metrics"] else "--"
+            for m in metrics
+        ]  # a metric a row does not report (a task it does not train) is "--"
         lines.append(f"{row['dataset']} & {row['model']} & " + " & ".join(cells) + " \\\\")
     for published in table.get("published_rows", []):
         values = published["metrics"]

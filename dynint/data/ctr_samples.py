@@ -32,7 +32,9 @@ class CTRSamples:
 
     `histories` `(N, L)` int32 are left-aligned, most recent item last, 0 = padding;
     `history_negatives` `(N, L)` hold, per history position, a sampled item different from the
-    one there (0 at padding), the non-clicked behaviours of DIEN's auxiliary loss.
+    one there (0 at padding), the non-clicked behaviours of DIEN's auxiliary loss. `ratings`
+    (float32, where the data has ratings) hold the rating the user gave each positive's target
+    item, and 0 for sampled negatives, which were never rated.
     """
 
     users: np.ndarray
@@ -40,19 +42,26 @@ class CTRSamples:
     targets: np.ndarray
     labels: np.ndarray
     history_negatives: np.ndarray
+    ratings: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.users)
 
     def take(self, rows: np.ndarray) -> CTRSamples:
         return CTRSamples(
-            self.users[rows], self.histories[rows], self.targets[rows], self.labels[rows], self.history_negatives[rows]
+            self.users[rows],
+            self.histories[rows],
+            self.targets[rows],
+            self.labels[rows],
+            self.history_negatives[rows],
+            None if self.ratings is None else self.ratings[rows],
         )
 
 
 class CTRBatch(NamedTuple):
     """What every CTR model reads. `*_tokens[name]` hold each item's feature tokens (0 = padding):
-    `(B, L, F)` for the history and its negatives, `(B, F)` for the target."""
+    `(B, L, F)` for the history and its negatives, `(B, F)` for the target. `ratings` as in
+    `CTRSamples` (None without ratings; click models never read them)."""
 
     histories: np.ndarray
     history_tokens: dict[str, np.ndarray]
@@ -61,6 +70,7 @@ class CTRBatch(NamedTuple):
     history_negatives: np.ndarray
     negative_tokens: dict[str, np.ndarray]
     labels: np.ndarray
+    ratings: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -92,11 +102,18 @@ def build_ctr_data(
     negatives_per_positive: int = 1,
     seed: int = 0,
     max_tokens: int | None = None,
+    ratings: Ragged | None = None,
 ) -> CTRData:
-    """Samples for every stage plus the item feature tables (none when `item_features` is None)."""
+    """Samples for every stage plus the item feature tables (none when `item_features` is None);
+    with `ratings` (see `build_ctr_samples`) the samples carry their targets' ratings."""
     samples = {
         stage: build_ctr_samples(
-            split, stage, max_length=max_length, negatives_per_positive=negatives_per_positive, seed=seed
+            split,
+            stage,
+            max_length=max_length,
+            negatives_per_positive=negatives_per_positive,
+            seed=seed,
+            ratings=ratings,
         )
         for stage in CTR_STAGES
     }
@@ -116,7 +133,13 @@ def build_ctr_data(
 
 
 def build_ctr_samples(
-    split: Split, stage: CTRStage, *, max_length: int, negatives_per_positive: int = 1, seed: int = 0
+    split: Split,
+    stage: CTRStage,
+    *,
+    max_length: int,
+    negatives_per_positive: int = 1,
+    seed: int = 0,
+    ratings: Ragged | None = None,
 ) -> CTRSamples:
     """One positive and `negatives_per_positive` negatives per prefix (training) or evaluation row.
 
@@ -124,6 +147,8 @@ def build_ctr_samples(
     Training negatives avoid the user's whole training sequence; validation and test negatives
     avoid the row's full (untruncated) history and its target. Nothing else is excluded: in
     particular a training negative may be the user's held-out item, since excluding it would leak it.
+    `ratings` (per-user ratings event for event as `split.all_events`, e.g.
+    `Interactions.user_ratings()`) give each positive its target's rating (negatives get 0).
     """
     if max_length < 1 or negatives_per_positive < 0:
         raise ValueError(
@@ -133,11 +158,13 @@ def build_ctr_samples(
         users, ends, positives = _training_prefixes(split.train)
         values, row_starts = split.train.values, split.train.offsets[users]
         groups, forbidden = users, split.train
+        positions = ends - row_starts
     elif stage in ("valid", "test"):
         rows = split.eval_set(stage)
         users, ends, positives = rows.users, rows.histories.offsets[1:], rows.targets
         values, row_starts = rows.histories.values, rows.histories.offsets[:-1]
         groups, forbidden = np.arange(len(rows)), _append_to_rows(rows.histories, rows.targets)
+        positions = rows.histories.lengths  # a row's history is every event of its user before the target
     else:
         raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(CTR_STAGES)}")
     starts = np.maximum(ends - max_length, row_starts)
@@ -157,12 +184,17 @@ def build_ctr_samples(
     history_negatives = sample_other_items(
         np.random.default_rng([seed, stage_index, _HISTORY_NEGATIVES]), histories, split.num_items
     )
+    target_ratings = None
+    if ratings is not None:
+        target_ratings = np.zeros((len(positives), per_positive), np.float32)
+        target_ratings[:, 0] = _target_ratings(split, ratings, users, positions, positives)
     return CTRSamples(
         users=np.repeat(np.asarray(users, np.int64), per_positive),
         histories=np.repeat(histories, per_positive, axis=0),
         targets=targets.reshape(-1).astype(np.int32),
         labels=labels.reshape(-1),
         history_negatives=np.repeat(history_negatives, per_positive, axis=0),
+        ratings=None if target_ratings is None else target_ratings.reshape(-1),
     )
 
 
@@ -176,6 +208,7 @@ def make_ctr_batch(samples: CTRSamples, item_tokens: Mapping[str, np.ndarray]) -
         history_negatives=samples.history_negatives,
         negative_tokens={name: table[samples.history_negatives] for name, table in item_tokens.items()},
         labels=samples.labels,
+        ratings=samples.ratings,
     )
 
 
@@ -231,6 +264,19 @@ def _training_prefixes(train: Ragged) -> tuple[np.ndarray, np.ndarray, np.ndarra
     rows = train.row_ids()
     events = np.flatnonzero(np.arange(len(train.values)) > train.offsets[rows])
     return rows[events], events, train.values[events]
+
+
+def _target_ratings(
+    split: Split, ratings: Ragged, users: np.ndarray, positions: np.ndarray, targets: np.ndarray
+) -> np.ndarray:
+    """The rating of event `positions[i]` of user `users[i]`'s full sequence, which must be the
+    sample's target."""
+    if not np.array_equal(ratings.offsets, split.all_events.offsets):
+        raise ValueError("ratings do not have one entry per event of split.all_events, user by user")
+    events = split.all_events.offsets[users] + positions
+    if not np.array_equal(split.all_events.values[events], targets):
+        raise RuntimeError("a sample's target is not the event its rating is read from")
+    return ratings.values[events].astype(np.float32)
 
 
 def _append_to_rows(rows: Ragged, extra: np.ndarray) -> Ragged:

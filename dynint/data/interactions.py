@@ -89,6 +89,13 @@ class Interactions:
         lengths = np.bincount(ordered.user, minlength=self.num_users)
         return Ragged.from_lengths(ordered.item, lengths), Ragged.from_lengths(ordered.timestamp, lengths)
 
+    def user_ratings(self) -> Ragged | None:
+        """Per-user ratings, event for event in the order of `user_sequences()` (None without ratings)."""
+        if self.rating is None:
+            return None
+        order = self.chronological_order()
+        return Ragged.from_lengths(self.rating[order], np.bincount(self.user, minlength=self.num_users))
+
     @classmethod
     def from_raw_ids(
         cls,

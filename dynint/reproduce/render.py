@@ -23,9 +23,12 @@ def write_table(table: dict[str, Any], results_dir: str | Path) -> list[Path]:
 
 def render_csv(table: dict[str, Any]) -> str:
     metrics = table["metric_names"]
+    records = table.get("record_columns", [])
     header = ["model", "dataset", "n_seeds"]
     for metric in metrics:
         header += [f"{metric}_mean", f"{metric}_std", f"{metric}_published"]
+    for column in records:
+        header += [f"{column}_mean", f"{column}_std"]
     header += ["wall_time_s_mean", "config", "published_source", "notes"]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -34,8 +37,12 @@ def render_csv(table: dict[str, Any]) -> str:
         published = row["published"] or {}
         line: list[Any] = [row["model"], row["dataset"], len(row["seeds"])]
         for metric in metrics:
-            summary = row["metrics"][metric]
-            line += [f"{summary['mean']:.6f}", f"{summary['std']:.6f}", published.get(metric, "")]
+            summary = row["metrics"].get(metric)  # absent: a task the row does not train
+            line += [f"{summary['mean']:.6f}", f"{summary['std']:.6f}"] if summary else ["", ""]
+            line.append(published.get(metric, ""))
+        for column in records:
+            summary = row.get("record_metrics", {}).get(column)
+            line += [f"{summary['mean']:.6f}", f"{summary['std']:.6f}"] if summary else ["", ""]
         line += [f"{row['wall_time_s']:.2f}", row["config"], published.get("source", ""), row["notes"]]
         writer.writerow(line)
     return out.getvalue()
@@ -43,14 +50,17 @@ def render_csv(table: dict[str, Any]) -> str:
 
 def render_markdown(table: dict[str, Any]) -> str:
     metrics = table["metric_names"]
+    records = table.get("record_columns", [])
+    columns = [*metrics, *records]
     lines = [f"# {table['table']}", "", table["description"], ""]
     lines += ["Protocol: " + "; ".join(f"{k}: {v}" for k, v in table["protocol"].items()), ""]
     for dataset in dict.fromkeys(row["dataset"] for row in table["rows"]):
         lines += [f"## {dataset}", ""]
-        lines.append("| model | seeds | " + " | ".join(metrics) + " | wall time (s) | best / last epoch |")
-        lines.append("| --- | --- | " + " | ".join("---" for _ in metrics) + " | --- | --- |")
+        lines.append("| model | seeds | " + " | ".join(columns) + " | wall time (s) | best / last epoch |")
+        lines.append("| --- | --- | " + " | ".join("---" for _ in columns) + " | --- | --- |")
         for row in (r for r in table["rows"] if r["dataset"] == dataset):
-            cells = [_mean_std(row["metrics"][m]) for m in metrics]
+            cells = [_mean_std(row["metrics"][m]) if m in row["metrics"] else "–" for m in metrics]
+            cells += [_record_cell(row.get("record_metrics", {}).get(c)) for c in records]
             lines.append(
                 f"| {row['model']} | {len(row['seeds'])} | "
                 + " | ".join(cells)
@@ -58,8 +68,10 @@ def render_markdown(table: dict[str, Any]) -> str:
             )
         for published in _published_for(table, dataset):
             cells = [f"{published['metrics'][m]:.4f}" if m in published["metrics"] else "–" for m in metrics]
+            cells += ["–" for _ in records]
             lines.append(f"| {published['model']} (published) | – | " + " | ".join(cells) + " | – | – |")
         lines.append("")
+        lines += _expert_utilisation(r for r in table["rows"] if r["dataset"] == dataset)
     sources = sorted(
         {p["metrics"]["source"] for d in {r["dataset"] for r in table["rows"]} for p in _published_for(table, d)}
     )
@@ -99,6 +111,28 @@ def _epochs(row: dict[str, Any]) -> str:
     """Each seed's best validation epoch and last trained epoch (neural rows), e.g. `47/57`."""
     runs = [run for run in row.get("runs", []) if "best_epoch" in run]
     return ", ".join(f"{run['best_epoch']}/{run['epochs']}" for run in runs) or "–"
+
+
+def _expert_utilisation(rows: Any) -> list[str]:
+    """Each gate's mean weight per expert (mean over seeds), for the rows whose models have gates."""
+    gated = [row for row in rows if row.get("expert_utilisation")]
+    if not gated:
+        return []
+    lines = ["Expert utilisation (each gate's mean weight per expert on the test samples, mean over seeds):", ""]
+    lines += ["| model | gate | weight per expert |", "| --- | --- | --- |"]
+    for row in gated:
+        for gate, weights in row["expert_utilisation"].items():
+            lines.append(f"| {row['model']} | {gate} | " + ", ".join(f"{w:.3f}" for w in weights) + " |")
+    return [*lines, ""]
+
+
+def _record_cell(summary: dict[str, Any] | None) -> str:
+    """A record column's cell: a count (the same for every seed) as an integer, else mean ± std."""
+    if summary is None:
+        return "–"
+    if summary["std"] == 0 and all(float(v).is_integer() for v in summary["values"]):
+        return f"{int(summary['mean']):,}"
+    return f"{summary['mean']:.1f} ± {summary['std']:.1f}"
 
 
 def _mean_std(summary: dict[str, Any]) -> str:

@@ -73,7 +73,11 @@ def reproduce_table(
             if finished is None:
                 if key not in prepared:
                     prepared[key] = prepare_data(base, data_dir)
-                if reuse and get_model_entry(config.model.name).kind in ("neural", "ctr", "multitask") and config.train.checkpoint:
+                if (
+                    reuse
+                    and get_model_entry(config.model.name).kind in ("neural", "ctr", "multitask")
+                    and config.train.checkpoint
+                ):
                     config = replace(config, train=replace(config.train, resume=True))
                 run_experiment(config, data=prepared[key], data_dir=data_dir, progress=False)
                 finished = _finished_run(config)
@@ -192,6 +196,7 @@ def _table_row(spec: TableSpec, row: RowSpec, dataset: str, seeds: list[int], ru
         "seeds": seeds,
         "metrics": summarize_runs(spec.metrics, [run["metrics"]["test"] for run in runs]),
         "valid_metrics": summarize_runs(spec.metrics, [run["metrics"]["valid"] for run in runs]),
+        **_record_summaries(spec, runs),
         "published": published,
         "published_model": row.published_model,
         "wall_time_s": sum(run["wall_time_s"] for run in runs) / len(runs),
@@ -201,6 +206,22 @@ def _table_row(spec: TableSpec, row: RowSpec, dataset: str, seeds: list[int], ru
         "runs": [_run_record(run) for run in runs],
         "notes": row.notes,
     }
+
+
+def _record_summaries(spec: TableSpec, runs: list[dict]) -> dict[str, Any]:
+    """The table's record columns summarised over the row's seeds, and, for models with gates,
+    each gate's mean weight per expert averaged over the seeds."""
+    records = [run.get("extra", {}) for run in runs]
+    summaries: dict[str, Any] = {}
+    if spec.record_columns:
+        summaries["record_metrics"] = summarize_runs(spec.record_columns, records)
+    gates = [record["expert_utilisation"] for record in records if record.get("expert_utilisation")]
+    if gates and len(gates) == len(runs):
+        summaries["expert_utilisation"] = {
+            name: [sum(weights) / len(gates) for weights in zip(*(g[name] for g in gates), strict=True)]
+            for name in gates[0]
+        }
+    return summaries
 
 
 def _run_record(run: dict[str, Any]) -> dict[str, Any]:
@@ -231,6 +252,7 @@ def _table_document(spec: TableSpec, rows: list[dict], seed_count: int, chosen_r
         "description": spec.description,
         "protocol": spec.protocol,
         "metric_names": list(spec.metrics),
+        "record_columns": list(spec.record_columns),
         "provenance": provenance(),
         "command": command,
         "generated_at_unix": time.time(),

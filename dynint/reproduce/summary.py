@@ -16,4 +16,10 @@ def summarize_metric(values: Sequence[float]) -> dict[str, Any]:
 
 
 def summarize_runs(metric_names: Sequence[str], per_seed_metrics: Sequence[dict[str, float]]) -> dict[str, Any]:
-    return {name: summarize_metric([m[name] for m in per_seed_metrics]) for name in metric_names}
+    """Each metric's summary over the seeds; a metric the runs do not report (a task a multitask
+    row does not train) is left out."""
+    return {
+        name: summarize_metric([m[name] for m in per_seed_metrics])
+        for name in metric_names
+        if all(name in m for m in per_seed_metrics)
+    }

@@ -47,6 +47,9 @@ class TableSpec:
     notes: tuple[str, ...] = field(default_factory=tuple)
     published_models: tuple[str, ...] = ()
     """Published S3-Rec rows shown beside ours for every data set, whether or not we run that model."""
+    record_columns: tuple[str, ...] = ()
+    """Values of each run's record (`extra`), such as `parameters` and `train_time_s`, shown after
+    the metrics as mean ± std over seeds."""
 
     def config_path(self, row: RowSpec, dataset: str) -> Path:
         """The row's experiment file; `{dataset}` in `row.config` selects a per-data-set file."""
@@ -188,6 +191,43 @@ TABLES: dict[str, TableSpec] = {
             "The DIEN paper (Zhou et al., AAAI 2019, Table 2) reports AUC on Amazon Electronics / Books: "
             "BaseModel 0.7435 / 0.7686, DIN 0.7603 / 0.7880, DIEN 0.7792 / 0.8453. Different data, so cited for the "
             "ordering it claims (DIEN > DIN > BaseModel, the auxiliary loss helping), not for its values.",
+        ),
+    ),
+    "multitask": TableSpec(
+        name="multitask",
+        description="Multitask interest models (engagement, like, rating) on one shared DIN behaviour encoder.",
+        datasets=("ml-100k",),
+        rows=tuple(
+            RowSpec(name, f"multitask/{name}.yaml")
+            for name in (
+                "single-engagement",
+                "single-like",
+                "single-rating",
+                "shared-bottom",
+                "mmoe",
+                "mmoe-uncertainty",
+                "ple",
+                "esmm",
+            )
+        ),
+        protocol={
+            "kind": "multitask",
+            "split": "leave-one-out (last event test, second to last validation, rest training)",
+            "samples": "as ctr-auc: every training prefix; per positive one sampled item the user never saw",
+            "engagement": "the true next item (1) vs the sampled item (0); AUC on every sample",
+            "like": "rating >= 4, defined on engaged samples only; AUC on the engaged samples",
+            "CTCVR": "engaged and liked, scored by pCTR x pLike (ESMM: pCTR x pCVR); AUC on every sample",
+            "rating": "regression on engaged samples; RMSE",
+        },
+        metrics=("engagement_AUC", "like_AUC", "CTCVR_AUC", "rating_RMSE"),
+        record_columns=("parameters", "train_time_s"),
+        default_seeds=5,
+        notes=(
+            "Rows train the tasks their name says (single-*: one task; esmm: engagement and like; the others all "
+            "three); a metric a row does not train is shown as –. Early stopping uses validation only: the single "
+            "task's own metric, else the mean of the engagement and like AUCs.",
+            "Expert utilisation (each gate's mean weight per expert on the test samples, mean over seeds) is written "
+            "below the table; PLE's task gates weigh the task's own expert first, then the shared ones.",
         ),
     ),
     "quickstart": TableSpec(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Any
 
@@ -55,15 +55,21 @@ class CTRBatcher:
 
 
 def predict_logits(graphdef: Any, params: Any, data: CTRData, stage: CTRStage, batch_size: int) -> np.ndarray:
-    """The model's click logit for every sample of `stage`. The last batch is filled up with
-    copies of its last row, so all calls share one shape; a row's logit never depends on the others."""
+    """The model's click logit for every sample of `stage`."""
+    return predict_in_batches(partial(_logits, graphdef, params), data, stage, batch_size).astype(np.float64)
+
+
+def predict_in_batches(predict: Callable[[CTRBatch], Any], data: CTRData, stage: CTRStage, batch_size: int) -> Any:
+    """`predict(batch)` (a pytree of arrays with one row per sample) for every sample of `stage`,
+    `batch_size` at a time. The last batch is filled up with copies of its last row, so all calls
+    share one shape; a row's prediction never depends on the others."""
     count = len(data.stage(stage))
-    logits = np.empty(count, dtype=np.float64)
+    parts = []
     for start in range(0, count, batch_size):
         rows = np.arange(start, min(start + batch_size, count))
         filled = np.concatenate([rows, np.full(batch_size - len(rows), rows[-1])]) if count > batch_size else rows
-        logits[rows] = np.asarray(_logits(graphdef, params, data.batch(stage, filled)))[: len(rows)]
-    return logits
+        parts.append(jax.device_get(predict(data.batch(stage, filled))))
+    return jax.tree.map(lambda *pieces: np.concatenate(pieces)[:count], *parts)  # the fill is at the end
 
 
 @partial(jax.jit, static_argnums=0)

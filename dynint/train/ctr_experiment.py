@@ -42,14 +42,16 @@ def ctr_loss_fn(graphdef: Any) -> LossFn:
     return loss
 
 
-def build_ctr_run_data(config: ExperimentConfig, data: PreparedData) -> CTRData:
-    """The CTR samples of `config` (the same for every model and seed given `config.ctr`)."""
+def build_ctr_run_data(config: ExperimentConfig, data: PreparedData, *, with_ratings: bool = False) -> CTRData:
+    """The CTR samples of `config` (the same for every model and seed given `config.ctr`), with
+    their targets' ratings if `with_ratings` (the data set must have ratings)."""
     return build_ctr_data(
         data.split,
         data.interactions.item_features,
         max_length=config.train.max_length,
         negatives_per_positive=config.ctr.negatives_per_positive,
         seed=config.ctr.seed,
+        ratings=data.interactions.user_ratings() if with_ratings else None,
     )
 
 

@@ -2,6 +2,8 @@ import pytest
 
 from dynint.components import get_model_entry
 from dynint.config.loader import load_config
+from dynint.eval.multitask_metrics import multitask_metric_names
+from dynint.models.multitask.config import TASKS
 from dynint.reproduce.tables import TABLES
 
 CELLS = [(table, row, dataset) for table in TABLES.values() for row in table.rows for dataset in table.datasets]
@@ -14,6 +16,10 @@ def test_every_table_cell_has_a_valid_config(table, row, dataset):
     kind = get_model_entry(config.model.name).kind
     if kind == "ctr":
         assert table.metrics == ("AUC", "GAUC", "logloss")
+    elif kind == "multitask":
+        trained = multitask_metric_names(config.model.tasks)
+        assert config.train.early_stopping_metric in trained
+        assert set(table.metrics) & set(trained) and set(table.metrics) <= set(multitask_metric_names(TASKS))
     else:
         assert set(table.metrics) <= {f"{m}@{k}" for m in ("HR", "NDCG", "MRR") for k in config.eval.ks}
 

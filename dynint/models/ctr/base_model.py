@@ -10,12 +10,12 @@ from flax import nnx
 
 from dynint.data.ctr_samples import CTRBatch
 from dynint.models.ctr.config import BaseModelConfig
-from dynint.models.ctr.layers import MLP, ItemEmbedding, embed_batch, pool_history
+from dynint.models.ctr.layers import ClickTower, ItemEmbedding, embed_batch, pool_history
 from dynint.models.dropout import DropoutKeys
 
 
-class BaseModel(nnx.Module):
-    """`[target, pooled behaviours]` -> MLP -> logit; no auxiliary loss."""
+class PoolingEncoder(nnx.Module):
+    """`[target, pooled behaviours]`, of `output_size` entries; no auxiliary loss."""
 
     def __init__(
         self,
@@ -29,10 +29,26 @@ class BaseModel(nnx.Module):
         del max_length  # pooling needs no position table
         self.pooling = config.pooling
         self.embedding = ItemEmbedding(num_items, feature_sizes, config.embedding_size, rngs=rngs)
-        size = self.embedding.output_size
-        self.mlp = MLP(2 * size, config.mlp_sizes, config.activation, config.dropout, rngs=rngs)
+        self.output_size = 2 * self.embedding.output_size
 
-    def __call__(self, batch: CTRBatch, *, dropout: DropoutKeys | None = None) -> tuple[jax.Array, jax.Array]:
+    def encode(self, batch: CTRBatch, dropout: DropoutKeys | None = None) -> tuple[jax.Array, jax.Array]:
+        del dropout  # no dropout before the head
         target, history, valid = embed_batch(self.embedding, batch)
         features = jnp.concatenate([target, pool_history(history, valid, self.pooling)], axis=-1)
-        return self.mlp(features, dropout)[:, 0], jnp.zeros((), features.dtype)
+        return features, jnp.zeros((), features.dtype)
+
+
+class BaseModel(ClickTower, PoolingEncoder):
+    """`[target, pooled behaviours]` -> MLP -> logit; no auxiliary loss."""
+
+    def __init__(
+        self,
+        config: BaseModelConfig,
+        num_items: int,
+        max_length: int,
+        feature_sizes: Mapping[str, int],
+        *,
+        rngs: nnx.Rngs,
+    ):
+        super().__init__(config, num_items, max_length, feature_sizes, rngs=rngs)
+        self.add_click_mlp(config, rngs=rngs)

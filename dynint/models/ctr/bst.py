@@ -12,16 +12,16 @@ from dynint.data.ctr_samples import CTRBatch
 from dynint.errors import ConfigError
 from dynint.models.base import EMBEDDING_INIT, TransformerConfig
 from dynint.models.ctr.config import BSTConfig
-from dynint.models.ctr.layers import MLP, ItemEmbedding, embed_batch, pool_history
+from dynint.models.ctr.layers import ClickTower, ItemEmbedding, embed_batch, pool_history
 from dynint.models.dropout import DropoutKeys
 from dynint.models.transformer import TransformerEncoder
 
 
-class BST(nnx.Module):
+class BSTEncoder(nnx.Module):
     """Behaviours and the target, each plus a learned embedding of its distance from the target
     (the paper embeds time gaps; this data has order only), go through post-LN bidirectional
     Transformer blocks. The paper flattens all outputs, which would tie the model to one padded
-    length; here `[target output, pooled behaviour outputs]` feed the MLP instead."""
+    length; here the features are `[target output, pooled behaviour outputs]` instead."""
 
     def __init__(
         self, config: BSTConfig, num_items: int, max_length: int, feature_sizes: Mapping[str, int], *, rngs: nnx.Rngs
@@ -46,9 +46,9 @@ class BST(nnx.Module):
         )
         self.distances = nnx.Embed(max_length + 1, size, embedding_init=EMBEDDING_INIT, rngs=rngs)
         self.encoder = TransformerEncoder(transformer, causal=False, rngs=rngs)
-        self.mlp = MLP(2 * size, config.mlp_sizes, config.activation, config.dropout, rngs=rngs)
+        self.output_size = 2 * size
 
-    def __call__(self, batch: CTRBatch, *, dropout: DropoutKeys | None = None) -> tuple[jax.Array, jax.Array]:
+    def encode(self, batch: CTRBatch, dropout: DropoutKeys | None = None) -> tuple[jax.Array, jax.Array]:
         target, history, valid = embed_batch(self.embedding, batch)
         lengths = jnp.sum(valid, axis=1, keepdims=True)
         distances = jnp.clip(lengths - jnp.arange(history.shape[1])[None, :], 0, self.max_length)
@@ -57,5 +57,15 @@ class BST(nnx.Module):
         real = jnp.concatenate([valid, jnp.ones_like(valid[:, :1])], axis=1)
         outputs = self.encoder(sequence, real, dropout)
         pooled = pool_history(outputs[:, :-1], valid, self.pooling)
-        logits = self.mlp(jnp.concatenate([outputs[:, -1], pooled], axis=-1), dropout)[:, 0]
-        return logits, jnp.zeros((), logits.dtype)
+        features = jnp.concatenate([outputs[:, -1], pooled], axis=-1)
+        return features, jnp.zeros((), features.dtype)
+
+
+class BST(ClickTower, BSTEncoder):
+    """BST's features -> MLP -> logit."""
+
+    def __init__(
+        self, config: BSTConfig, num_items: int, max_length: int, feature_sizes: Mapping[str, int], *, rngs: nnx.Rngs
+    ):
+        super().__init__(config, num_items, max_length, feature_sizes, rngs=rngs)
+        self.add_click_mlp(config, rngs=rngs)

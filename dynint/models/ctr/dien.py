@@ -14,6 +14,7 @@ from dynint.data.ctr_samples import CTRBatch
 from dynint.models.ctr.config import DIENConfig
 from dynint.models.ctr.layers import (
     MLP,
+    ClickTower,
     ItemEmbedding,
     LocalActivationUnit,
     PReLU,
@@ -72,9 +73,9 @@ class _Interests(NamedTuple):
     attention: jax.Array
 
 
-class DIEN(nnx.Module):
-    """`[target, final evolved interest, pooled behaviours]` -> MLP -> logit, plus the weighted
-    auxiliary loss (`auxiliary_weight` times it; the train step adds it to the CTR loss)."""
+class DIENEncoder(nnx.Module):
+    """`[target, final evolved interest, pooled behaviours]`, of `output_size` entries, and the
+    weighted auxiliary loss (`auxiliary_weight` times it; the train step adds it to the task loss)."""
 
     def __init__(
         self, config: DIENConfig, num_items: int, max_length: int, feature_sizes: Mapping[str, int], *, rngs: nnx.Rngs
@@ -92,22 +93,23 @@ class DIEN(nnx.Module):
         self.query_activation = PReLU(state_size)
         self.attention = LocalActivationUnit(state_size, config.attention_sizes, config.attention_activation, rngs=rngs)
         self.evolution = AttentionalGRU(state_size, state_size, config.gate, rngs=rngs)
-        self.mlp = MLP(2 * size + state_size, config.mlp_sizes, config.activation, config.dropout, rngs=rngs)
+        self.output_size = 2 * size + state_size
 
     def attention_weights(self, batch: CTRBatch) -> jax.Array:
         """Each behaviour's attention `(B, L)`: softmax over the real steps, 0 at padding."""
         return self._interests(batch).attention
 
-    def __call__(self, batch: CTRBatch, *, dropout: DropoutKeys | None = None) -> tuple[jax.Array, jax.Array]:
+    def encode(self, batch: CTRBatch, dropout: DropoutKeys | None = None) -> tuple[jax.Array, jax.Array]:
+        del dropout  # no dropout before the head
         interests = self._interests(batch)
         final = self.evolution(interests.states, interests.valid, interests.attention)
         pooled = pool_history(interests.history, interests.valid, self.pooling)
-        logits = self.mlp(jnp.concatenate([interests.target, final, pooled], axis=-1), dropout)[:, 0]
+        features = jnp.concatenate([interests.target, final, pooled], axis=-1)
         if self.auxiliary_weight == 0:
-            return logits, jnp.zeros((), logits.dtype)
+            return features, jnp.zeros((), features.dtype)
         unclicked = self.embedding(batch.history_negatives, batch.negative_tokens)
         auxiliary = self.auxiliary_loss(interests.states, interests.history, unclicked, interests.valid)
-        return logits, self.auxiliary_weight * auxiliary
+        return features, self.auxiliary_weight * auxiliary
 
     def auxiliary_loss(
         self, states: jax.Array, clicked: jax.Array, unclicked: jax.Array, valid: jax.Array
@@ -127,3 +129,13 @@ class DIEN(nnx.Module):
         query = self.query_activation(self.query(target))
         attention = masked_softmax(self.attention(query, states), valid)
         return _Interests(target, history, valid, states, attention)
+
+
+class DIEN(ClickTower, DIENEncoder):
+    """DIEN's features -> MLP -> logit, plus its weighted auxiliary loss."""
+
+    def __init__(
+        self, config: DIENConfig, num_items: int, max_length: int, feature_sizes: Mapping[str, int], *, rngs: nnx.Rngs
+    ):
+        super().__init__(config, num_items, max_length, feature_sizes, rngs=rngs)
+        self.add_click_mlp(config, rngs=rngs)

@@ -1,9 +1,11 @@
 """Building blocks of the CTR models: item embeddings with pooled side features, Dice and PReLU,
-the MLP tower, and DIN's local activation unit."""
+the MLP tower, DIN's local activation unit, and the click tower every CTR model puts on its
+behaviour encoder."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -79,7 +81,9 @@ ACTIVATIONS: dict[str, type[nnx.Module]] = {"dice": Dice, "prelu": PReLU, "sigmo
 
 
 class MLP(nnx.Module):
-    """Hidden layers (linear, activation, dropout) and a linear output layer."""
+    """Hidden layers (linear, activation, dropout) and a linear output layer; with
+    `output_size=None`, no output layer: the last hidden layer is the output (`output_size`
+    is then its width)."""
 
     def __init__(
         self,
@@ -87,20 +91,21 @@ class MLP(nnx.Module):
         hidden_sizes: Sequence[int],
         activation: str,
         dropout: float,
-        output_size: int = 1,
+        output_size: int | None = 1,
         *,
         rngs: nnx.Rngs,
     ):
         sizes = [input_size, *hidden_sizes]
         self.hidden = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:], strict=True)])
         self.activations = nnx.List([ACTIVATIONS[activation](size) for size in hidden_sizes])
-        self.output = nnx.Linear(sizes[-1], output_size, rngs=rngs)
+        self.output = None if output_size is None else nnx.Linear(sizes[-1], output_size, rngs=rngs)
+        self.output_size = sizes[-1] if output_size is None else output_size
         self.dropout = Dropout(dropout)
 
     def __call__(self, x: jax.Array, dropout: DropoutKeys | None = None) -> jax.Array:
         for layer, activation in zip(self.hidden, self.activations, strict=True):
             x = self.dropout(activation(layer(x)), dropout)
-        return self.output(x)
+        return x if self.output is None else self.output(x)
 
 
 class LocalActivationUnit(nnx.Module):
@@ -114,6 +119,20 @@ class LocalActivationUnit(nnx.Module):
         """`query` `(B, d)`, `keys` `(B, L, d)` -> scores `(B, L)`."""
         query = jnp.broadcast_to(query[:, None, :], keys.shape)
         return self.mlp(jnp.concatenate([query, keys, query - keys, query * keys], axis=-1))[..., 0]
+
+
+class ClickTower:
+    """The click head of a CTR model, mixed into its behaviour encoder: the encoder's features
+    `(B, output_size)` -> MLP -> one logit. Each model is its encoder plus this head (the
+    multitask models put several heads on the same encoders). The MLP is built after the
+    encoder, so the encoder's initial parameters are those it has alone."""
+
+    def add_click_mlp(self, config: Any, *, rngs: nnx.Rngs) -> None:
+        self.mlp = MLP(self.output_size, config.mlp_sizes, config.activation, config.dropout, rngs=rngs)
+
+    def __call__(self, batch: CTRBatch, *, dropout: DropoutKeys | None = None) -> tuple[jax.Array, jax.Array]:
+        features, auxiliary = self.encode(batch, dropout)
+        return self.mlp(features, dropout)[:, 0], auxiliary
 
 
 def pool_history(history: jax.Array, valid: jax.Array, mode: str) -> jax.Array:
