@@ -25,7 +25,8 @@ def test_every_table_cell_has_a_valid_config(table, row, dataset):
 
 
 def test_row_seed_caps_and_overrides_are_per_data_set():
-    sasrec = next(row for row in TABLES["seq-full-ranking"].rows if row.model == "sasrec-ce")
-    assert sasrec.seed_cap("amazon-beauty") == 1
-    assert sasrec.overrides_for("ml-100k") == ("train.max_epochs=100",)
-    assert sasrec.overrides_for("amazon-beauty") == ()
+    rows = {row.model: row for row in TABLES["seq-full-ranking"].rows}
+    assert rows["gru4rec"].seed_cap("amazon-beauty") == 1 and rows["sasrec-ce"].seed_cap("amazon-beauty") is None
+    assert rows["gru4rec"].overrides_for("amazon-beauty") == ("train.max_epochs=20",)
+    assert rows["sasrec-ce"].overrides_for("ml-100k") == ("train.max_epochs=100",)
+    assert rows["sasrec-ce"].overrides_for("amazon-beauty") == ()
