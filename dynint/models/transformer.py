@@ -8,6 +8,7 @@ from flax import nnx
 
 from dynint.models.base import TransformerConfig
 from dynint.models.dropout import Dropout, DropoutKeys
+from dynint.models.sparse_attention import AttentionPattern, sparse_self_attention
 
 _ACTIVATIONS = {"gelu": jax.nn.gelu, "relu": jax.nn.relu}
 
@@ -56,8 +57,20 @@ class SequenceEmbedding(nnx.Module):
 
 
 class MultiHeadSelfAttention(nnx.Module):
-    def __init__(self, hidden_size: int, num_heads: int, dropout: float, *, rngs: nnx.Rngs):
+    """Dense attention under a boolean mask, or, with a `pattern`, causal sparse attention
+    computed blockwise (`models/sparse_attention.py`) that never builds an `(L, L)` array."""
+
+    def __init__(
+        self,
+        hidden_size: int,
+        num_heads: int,
+        dropout: float,
+        *,
+        pattern: AttentionPattern | None = None,
+        rngs: nnx.Rngs,
+    ):
         self.num_heads = num_heads
+        self.pattern = pattern
         self.qkv = nnx.Linear(hidden_size, 3 * hidden_size, rngs=rngs)
         self.out = nnx.Linear(hidden_size, hidden_size, rngs=rngs)
         self.dropout = Dropout(dropout)
@@ -65,20 +78,32 @@ class MultiHeadSelfAttention(nnx.Module):
     def __call__(
         self, x: jax.Array, mask: jax.Array, dropout: DropoutKeys | None, positions: jax.Array | None = None
     ) -> jax.Array:
-        """`x` `(B, L, d)`, `mask` from `attention_mask`. With `positions` `(B,)`, only those
-        queries are computed and the result is `(B, 1, d)`."""
+        """`x` `(B, L, d)`, `mask` from `attention_mask`, or with a `pattern` the `(B, L)` real
+        positions. With `positions` `(B,)`, only those queries are computed and the result is
+        `(B, 1, d)`."""
         batch, length, hidden = x.shape
         head_size = hidden // self.num_heads
         q, k, v = jnp.split(self.qkv(x).reshape(batch, length, 3 * self.num_heads, head_size), 3, axis=2)
         if positions is not None:
             q = take_positions(q, positions)
-            if mask.shape[2] > 1:  # a causal mask differs per query; a padding-only mask does not
+        if self.pattern is None:
+            if positions is not None and mask.shape[2] > 1:  # a causal mask differs per query
                 mask = jnp.take_along_axis(mask, positions[:, None, None, None], axis=2)
-        logits = jnp.einsum("bqhd,bkhd->bhqk", q, k) / jnp.sqrt(head_size).astype(x.dtype)
+            context = self._dense(q, k, v, mask, dropout)
+        elif positions is not None:  # one query per row: its O(L) mask row is small
+            context = self._dense(q, k, v, self.pattern.mask(mask, positions), dropout)
+        else:
+            context = sparse_self_attention(q, k, v, mask, self.pattern, self.dropout, dropout)
+        return self.out(context.reshape(batch, q.shape[1], hidden))
+
+    def _dense(
+        self, q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array, dropout: DropoutKeys | None
+    ) -> jax.Array:
+        logits = jnp.einsum("bqhd,bkhd->bhqk", q, k) / jnp.sqrt(q.shape[-1]).astype(q.dtype)
         # A finite fill keeps fully masked rows (padding-only sequences) free of NaN.
         logits = jnp.where(mask, logits, jnp.finfo(logits.dtype).min)
         weights = self.dropout(jax.nn.softmax(logits, axis=-1), dropout)
-        return self.out(jnp.einsum("bhqk,bkhd->bqhd", weights, v).reshape(batch, q.shape[1], hidden))
+        return jnp.einsum("bhqk,bkhd->bqhd", weights, v)
 
 
 class FeedForward(nnx.Module):
@@ -93,12 +118,15 @@ class FeedForward(nnx.Module):
 
 
 class TransformerBlock(nnx.Module):
-    """Self-attention then a position-wise feed-forward layer, each with dropout, a residual and LayerNorm."""
+    """Self-attention then a position-wise feed-forward layer, each with dropout, a residual and
+    LayerNorm. A `pattern` makes the attention sparse (and causal)."""
 
-    def __init__(self, config: TransformerConfig, *, rngs: nnx.Rngs):
+    def __init__(self, config: TransformerConfig, *, pattern: AttentionPattern | None = None, rngs: nnx.Rngs):
         attention_dropout = config.dropout if config.attention_dropout is None else config.attention_dropout
         self.pre_norm = config.norm == "pre"
-        self.attention = MultiHeadSelfAttention(config.hidden_size, config.num_heads, attention_dropout, rngs=rngs)
+        self.attention = MultiHeadSelfAttention(
+            config.hidden_size, config.num_heads, attention_dropout, pattern=pattern, rngs=rngs
+        )
         self.feed_forward = FeedForward(
             config.hidden_size, config.inner_size, config.activation, config.dropout, rngs=rngs
         )
@@ -123,14 +151,25 @@ class TransformerBlock(nnx.Module):
 
 class TransformerEncoder(nnx.Module):
     """Embedding dropout, `num_layers` blocks, and a LayerNorm: on the input for post-LN (as BERT
-    does), on the output for pre-LN (whose blocks leave their residual stream unnormalised)."""
+    does), on the output for pre-LN (whose blocks leave their residual stream unnormalised).
+    A `pattern` (causal only) makes every block's attention sparse."""
 
-    def __init__(self, config: TransformerConfig, *, causal: bool, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        config: TransformerConfig,
+        *,
+        causal: bool,
+        pattern: AttentionPattern | None = None,
+        rngs: nnx.Rngs,
+    ):
+        if pattern is not None and not causal:
+            raise ValueError("a sparse attention pattern is causal; it cannot serve a bidirectional encoder")
         self.causal = causal
+        self.pattern = pattern
         self.pre_norm = config.norm == "pre"
         self.norm = nnx.LayerNorm(config.hidden_size, epsilon=1e-6, rngs=rngs)
         self.dropout = Dropout(config.dropout)
-        self.blocks = nnx.List([TransformerBlock(config, rngs=rngs) for _ in range(config.num_layers)])
+        self.blocks = nnx.List([TransformerBlock(config, pattern=pattern, rngs=rngs) for _ in range(config.num_layers)])
 
     def __call__(
         self, x: jax.Array, valid: jax.Array, dropout: DropoutKeys | None, positions: jax.Array | None = None
@@ -138,7 +177,8 @@ class TransformerEncoder(nnx.Module):
         """`x` `(B, L, d)` embedded inputs, `valid` `(B, L)` True at real (non-padding) positions.
         Returns `(B, L, d)`, or `(B, d)` at `positions` `(B,)` only (the last block then computes
         just those queries, which is how sequences are encoded for scoring)."""
-        mask = attention_mask(valid, self.causal)
+        # A sparse pattern masks blockwise from the real positions; only dense attention takes a full mask.
+        mask = attention_mask(valid, self.causal) if self.pattern is None else valid
         if not self.pre_norm:
             x = self.norm(x)
         x = self.dropout(x, dropout)

@@ -14,16 +14,19 @@ from dynint.models.ctr.bst import BST, BSTEncoder
 from dynint.models.ctr.config import BaseModelConfig, BSTConfig, DIENConfig, DINConfig
 from dynint.models.ctr.dien import DIEN, DIENEncoder
 from dynint.models.ctr.din import DIN, DINEncoder
+from dynint.models.ctr.sparse_bst import SparseBST, SparseBSTConfig, SparseBSTEncoder
 
 CTR_MODELS: dict[str, tuple[type, type]] = {
     "ctr-base": (BaseModelConfig, BaseModel),
     "din": (DINConfig, DIN),
     "dien": (DIENConfig, DIEN),
     "bst": (BSTConfig, BST),
+    "sparse-bst": (SparseBSTConfig, SparseBST),
 }
 CTR_ENCODERS: dict[str, tuple[type, type]] = {
     "ctr-base": (BaseModelConfig, PoolingEncoder),
     "din": (DINConfig, DINEncoder),
     "dien": (DIENConfig, DIENEncoder),
     "bst": (BSTConfig, BSTEncoder),
+    "sparse-bst": (SparseBSTConfig, SparseBSTEncoder),
 }
