@@ -137,6 +137,14 @@ def measure(name: str, model_config, batch: TrainBatch, steps: int, budget: floa
     return Measurement(name, length, "ok", 1000 * statistics.median(times), activation / 1e6)
 
 
+def describe(measurement: Measurement) -> str:
+    if measurement.status == "ok":
+        return f"{measurement.step_ms:.1f} ms, {measurement.activation_mb:.1f} MB"
+    if measurement.activation_mb is not None:
+        return f"{measurement.status} ({measurement.activation_mb:.1f} MB of activations)"
+    return measurement.status
+
+
 def plot(rows: list[Measurement], path: Path, title: str) -> bool:
     try:
         import matplotlib
@@ -189,10 +197,7 @@ def main() -> int:
         measured = {name: measure(name, config, batch, args.steps, budget) for name, config in configs.items()}
         rows.extend(measured.values())
         dense, sparse = measured["sasrec"], measured["sparse-sasrec"]
-        line = f"L={length:>5}  " + "  ".join(
-            f"{m.model}: {f'{m.step_ms:.1f} ms, {m.activation_mb:.1f} MB' if m.status == 'ok' else m.status}"
-            for m in (dense, sparse)
-        )
+        line = f"L={length:>5}  " + "  ".join(f"{m.model}: {describe(m)}" for m in (dense, sparse))
         if dense.status == sparse.status == "ok":
             line += (
                 f"  | dense/sparse: time {dense.step_ms / sparse.step_ms:.2f}x, "
