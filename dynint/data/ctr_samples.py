@@ -47,13 +47,16 @@ class CTRSamples:
     def __len__(self) -> int:
         return len(self.users)
 
-    def take(self, rows: np.ndarray) -> CTRSamples:
+    def take(self, rows: np.ndarray, length: int | None = None) -> CTRSamples:
+        """The samples `rows`; with `length`, histories keep their first `length` columns (the
+        whole history of every row whose history is at most that long, histories being left-aligned)."""
+        columns = slice(None, length)
         return CTRSamples(
             self.users[rows],
-            self.histories[rows],
+            self.histories[rows, columns],
             self.targets[rows],
             self.labels[rows],
-            self.history_negatives[rows],
+            self.history_negatives[rows, columns],
             None if self.ratings is None else self.ratings[rows],
         )
 
@@ -90,8 +93,9 @@ class CTRData:
             raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(CTR_STAGES)}")
         return getattr(self, stage)
 
-    def batch(self, stage: CTRStage, rows: np.ndarray) -> CTRBatch:
-        return make_ctr_batch(self.stage(stage).take(rows), self.item_tokens)
+    def batch(self, stage: CTRStage, rows: np.ndarray, length: int | None = None) -> CTRBatch:
+        """The samples `rows` of `stage` as a model batch, histories cut to `length` columns."""
+        return make_ctr_batch(self.stage(stage).take(rows, length), self.item_tokens)
 
 
 def build_ctr_data(

@@ -88,11 +88,11 @@ def train_and_evaluate_ctr(
 
     def evaluate(params: Any, stage: str) -> dict[str, float]:
         samples = ctr_data.stage(stage)
-        logits = predict_logits(graphdef, jax.device_get(params), ctr_data, stage, config.ctr.batch_size)
+        logits = predict_logits(graphdef, jax.device_get(params), ctr_data, stage, config.ctr.batch_size, train.buckets)
         return ctr_metrics(samples.users, samples.labels, logits)
 
     samples = {stage: len(ctr_data.stage(stage)) for stage in ("train", "valid", "test")}
-    batches = CTRBatcher(ctr_data, train.batch_size)
+    batches = CTRBatcher(ctr_data, train.batch_size, train.buckets)
     return train_then_test(
         config, params, ctr_loss_fn(graphdef), batches, mesh, evaluate, run_dir, progress, on_epoch_end, samples=samples
     )

@@ -63,7 +63,9 @@ class PReLU(nnx.Module):
     """`max(0, s) + alpha * min(0, s)` with a learned per-unit `alpha` (0.1 at first, as in the DIEN code)."""
 
     def __init__(self, size: int, initial_alpha: float = 0.1):
-        self.alpha = nnx.Param(jnp.full((size,), initial_alpha))
+        # An explicit dtype: `jnp.full` of a Python float is weakly typed, and the optimizer's first
+        # updates make it (then its moments) strong, which compiled the train step three times.
+        self.alpha = nnx.Param(jnp.full((size,), initial_alpha, jnp.float32))
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return jnp.where(x > 0, x, self.alpha[...] * x)

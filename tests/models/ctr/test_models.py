@@ -6,6 +6,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 import pytest
+from flax import nnx
 
 from tests.models.ctr.tiny_ctr import (
     MODEL_NAMES,
@@ -52,3 +53,14 @@ def test_logits_have_one_entry_per_row_and_the_auxiliary_loss_is_a_scalar(name):
     logits, auxiliary = forward(tiny_model(name), tiny_batch())
     assert logits.shape == (4,) and auxiliary.shape == ()
     assert (float(auxiliary) > 0) == (name == "dien")
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_parameters_are_strongly_typed_so_the_train_step_compiles_once(name):
+    # A weakly typed parameter turns strong at the first optimizer update (and its moments at the
+    # next), and each change of type compiles the train step again.
+    state = nnx.to_pure_dict(nnx.state(tiny_model(name), nnx.Param))
+    weak = [
+        jax.tree_util.keystr(path) for path, leaf in jax.tree_util.tree_leaves_with_path(state) if leaf.aval.weak_type
+    ]
+    assert weak == []
