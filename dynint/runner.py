@@ -17,10 +17,12 @@ from baselines.base import Baseline, FitData
 from dynint.components import get_model_entry
 from dynint.config.loader import config_to_dict, dump_config
 from dynint.config.schema import ExperimentConfig
+from dynint.data.ctr_samples import CTRSamples, build_ctr_samples
 from dynint.data.interactions import Interactions
 from dynint.data.loading import load_interactions, make_split
 from dynint.data.splits import EvalSet, Split, Stage
 from dynint.errors import ConfigError
+from dynint.eval.ctr_protocol import ctr_metrics, fit_logistic_calibration
 from dynint.eval.protocols import RankingProtocol
 from dynint.eval.ranking import evaluate_ranking
 from dynint.io import append_jsonl, write_json_atomic, write_text_atomic
@@ -74,6 +76,11 @@ def run_experiment(
 
     data = data or prepare_data(config, data_dir)
     entry = get_model_entry(config.model.name)
+    if config.eval.kind == "ctr" and entry.kind != "baseline":
+        raise ConfigError(
+            f"eval.kind='ctr' is for baselines; {config.model.name!r} is a {entry.kind} model "
+            "(CTR models are always evaluated under the ctr protocol)"
+        )
     metrics: dict[str, dict[str, float]] = {}
     extra: dict[str, Any] = {}
     if entry.kind == "neural":
@@ -91,6 +98,10 @@ def run_experiment(
 
         trained = train_and_evaluate_multitask(config, data, run_dir, progress=progress)
         metrics, extra = trained.metrics, trained.extra
+    elif config.eval.kind == "ctr":
+        metrics, extra = evaluate_baseline_ctr(config, entry.build, data)
+        for stage in ("valid", "test"):
+            append_jsonl(run_dir / "metrics.jsonl", {"stage": stage, **metrics[stage]})
     else:
         for stage in ("valid", "test"):
             metrics[stage] = _fit_and_evaluate_baseline(config, entry.build, data, stage, progress)
@@ -124,10 +135,66 @@ def _fit_and_evaluate_baseline(
     return evaluate_baseline(model, fit_data, split.eval_set(stage), config.eval, progress=progress)
 
 
+def evaluate_baseline_ctr(
+    config: ExperimentConfig, build: Any, data: PreparedData
+) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+    """A baseline under the CTR protocol (`eval.kind="ctr"`): validation and test metrics on the
+    very CTR samples the CTR models are evaluated on (`config.ctr`, `train.max_length`), and a
+    record of the run. The baseline is fitted on the events visible at each stage, as for ranking,
+    and scores each sample's target given the sample user's whole visible history (CTR models
+    see its last `train.max_length` items). Scores become click probabilities through a logistic
+    calibration fitted on the validation samples only (`fit_logistic_calibration`), which the log
+    loss needs and AUC and GAUC ignore."""
+    split = data.split
+    leaky = config.split.fit_on_all_interactions
+    samples, scores = {}, {}
+    for stage in ("valid", "test"):
+        model = build(config.model)
+        if "ctr" not in model.protocols:
+            raise ConfigError(f"eval.kind='ctr': {type(model).__name__} supports {', '.join(sorted(model.protocols))}")
+        model = model.fit(FitData.for_stage(split, stage, data.interactions.item_features, leaky=leaky))
+        samples[stage] = build_ctr_samples(
+            split,
+            stage,
+            max_length=config.train.max_length,
+            negatives_per_positive=config.ctr.negatives_per_positive,
+            seed=config.ctr.seed,
+        )
+        scores[stage] = score_ctr_samples(model, split.eval_set(stage), samples[stage], config.ctr.batch_size)
+    scale, bias = fit_logistic_calibration(scores["valid"], samples["valid"].labels)
+    metrics = {
+        stage: ctr_metrics(samples[stage].users, samples[stage].labels, scale * scores[stage] + bias)
+        for stage in ("valid", "test")
+    }
+    record = {
+        "calibration": {"scale": scale, "bias": bias, "fitted_on": "valid"},
+        "samples": {stage: len(samples[stage]) for stage in ("valid", "test")},
+    }
+    return metrics, record
+
+
+def score_ctr_samples(model: Baseline, eval_set: EvalSet, samples: CTRSamples, batch_size: int) -> np.ndarray:
+    """A fitted baseline's score of each CTR sample's target, `batch_size` samples at a time
+    (pairs are scored independently, so the scores do not depend on it). `samples` are those
+    `build_ctr_samples` makes of `eval_set`: each row's positive, then its negatives."""
+    per_row = len(samples) // max(len(eval_set), 1)
+    rows = np.repeat(np.arange(len(eval_set)), per_row)
+    if len(rows) != len(samples) or not np.array_equal(samples.users, eval_set.users[rows]):
+        raise ValueError(f"the {len(samples)} CTR samples are not {per_row} per row of the {len(eval_set)} rows")
+    scores = np.empty(len(samples), dtype=np.float64)
+    for start in range(0, len(samples), batch_size):
+        chunk = np.arange(start, min(start + batch_size, len(samples)))
+        batch = eval_set.take(rows[chunk])
+        scores[chunk] = model.score_pairs(batch.users, batch.histories, samples.targets[chunk])
+    return scores
+
+
 def evaluate_baseline(
     model: Baseline, fit_data: FitData, eval_set: EvalSet, protocol: RankingProtocol, *, progress: bool = True
 ) -> dict[str, float]:
     """Rank `eval_set` with a fitted baseline; popularity-sampled negatives count `fit_data`'s events."""
+    if protocol.kind == "ctr":
+        raise ConfigError("eval.kind='ctr' is not a ranking protocol; run_experiment evaluates it on CTR samples")
     if protocol.kind not in model.protocols:
         raise ConfigError(
             f"eval.kind={protocol.kind!r}: {type(model).__name__} supports {', '.join(sorted(model.protocols))}"

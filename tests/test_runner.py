@@ -71,3 +71,54 @@ def test_a_protocol_the_baseline_does_not_declare_fails_loudly(tmp_path, monkeyp
     monkeypatch.setattr(baselines, "BASELINES", {**baselines.BASELINES, "poprec": (PopRecConfig, FullRankingOnly)})
     with pytest.raises(ConfigError, match="eval.kind='sampled': FullRankingOnly supports full"):
         run_experiment(_config(tmp_path, eval={"kind": "sampled"}), progress=False)
+
+
+@pytest.fixture(scope="module")
+def itemknn_ctr_ml100k(shared_data, tmp_path_factory):
+    from dynint.config import load_config
+    from dynint.reproduce.tables import EXPERIMENTS_DIR
+
+    output_dir = tmp_path_factory.mktemp("ctr")
+    config = load_config(
+        EXPERIMENTS_DIR / "ctr-auc" / "itemknn-ml-100k.yaml",
+        [f"data.data_dir={shared_data}", f"output_dir={output_dir}"],
+    )
+    return config, prepare_data(config)
+
+
+def test_itemknn_scores_the_ctr_models_samples_well_above_chance_at_every_batch_size(itemknn_ctr_ml100k):
+    from dataclasses import replace
+
+    from dynint.data.ctr_samples import build_ctr_data
+
+    config, data = itemknn_ctr_ml100k
+    results = [
+        run_experiment(replace(config, ctr=replace(config.ctr, batch_size=size)), data=data, progress=False)
+        for size in (7, 1000, 5000)
+    ]
+    assert results[0].metrics["test"]["AUC"] > 0.8 and results[0].metrics["valid"]["AUC"] > 0.8
+    assert results[1].metrics == results[0].metrics and results[2].metrics == results[0].metrics
+    models_data = build_ctr_data(data.split, None, max_length=config.train.max_length, seed=config.ctr.seed)
+    assert results[0].extra["samples"] == {"valid": len(models_data.valid), "test": len(models_data.test)}
+    assert results[0].extra["calibration"]["fitted_on"] == "valid" and results[0].extra["calibration"]["scale"] > 0
+    assert 0 < results[0].metrics["test"]["logloss"] < np.log(2)  # better than a constant 0.5
+
+
+def test_calibration_is_fitted_on_the_validation_scores_only(itemknn_ctr_ml100k, monkeypatch):
+    import dynint.runner as runner
+
+    config, data = itemknn_ctr_ml100k
+    scored, calibrated = [], []
+    score, calibrate = runner.score_ctr_samples, runner.fit_logistic_calibration
+    monkeypatch.setattr(runner, "score_ctr_samples", lambda *args: scored.append(score(*args)) or scored[-1])
+    monkeypatch.setattr(runner, "fit_logistic_calibration", lambda s, y: calibrated.append(s) or calibrate(s, y))
+    run_experiment(config, data=data, progress=False)
+    valid_scores, test_scores = scored
+    assert len(calibrated) == 1 and calibrated[0] is valid_scores
+    assert not np.array_equal(valid_scores, test_scores)
+
+
+def test_ctr_evaluation_is_for_baselines_only(tmp_path):
+    config = _config(tmp_path, model={"name": "sasrec"}, eval={"kind": "ctr"})
+    with pytest.raises(ConfigError, match="eval.kind='ctr' is for baselines"):
+        run_experiment(config, progress=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.optimize
 
 from dynint.errors import ConfigError
 from dynint.eval.ctr_metrics import auc, gauc, logloss
@@ -40,3 +41,22 @@ def ctr_metrics(users: np.ndarray, labels: np.ndarray, logits: np.ndarray) -> di
         "GAUC": gauc(users, labels, logits),
         "logloss": logloss(labels, probabilities),
     }
+
+
+def fit_logistic_calibration(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """`(scale, bias)` minimising the log loss of `sigmoid(scale * score + bias)` on `labels`
+    (Platt scaling): how a scorer whose scores are not probabilities, such as a baseline's
+    similarities, gets a log loss. Fit it on validation samples only; AUC and GAUC do not change,
+    the map being increasing whenever `scale > 0`."""
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.float64)
+    spread = scores.std() or 1.0  # fit on standardised scores for a well-conditioned problem
+    features = np.stack([scores / spread, np.ones_like(scores)], axis=1)
+
+    def loss_and_gradient(weights: np.ndarray) -> tuple[float, np.ndarray]:
+        logits = features @ weights
+        loss = np.mean(np.logaddexp(0.0, logits) - labels * logits)
+        return loss, features.T @ (1.0 / (1.0 + np.exp(-logits)) - labels) / len(labels)
+
+    fitted = scipy.optimize.minimize(loss_and_gradient, np.zeros(2), jac=True, method="BFGS")
+    return float(fitted.x[0] / spread), float(fitted.x[1])

@@ -13,9 +13,10 @@ class RankingProtocol:
     """How to rank each evaluation row's target: against all items (`full`) or against
     `num_negatives` sampled items (`sampled`, uniformly or by popularity), reporting
     metrics at each K in `ks`. `batch_size` and `item_chunk_size` bound memory only; they never
-    change results."""
+    change results. `kind="ctr"` (baselines only) evaluates instead under the CTR protocol of the
+    config's `ctr` section, scoring each CTR sample's target (see `dynint.runner`)."""
 
-    kind: Literal["full", "sampled"] = "full"
+    kind: Literal["full", "sampled", "ctr"] = "full"
     ks: tuple[int, ...] = (5, 10, 20)
     exclude_seen: bool = True
     num_negatives: int = 100
@@ -25,8 +26,8 @@ class RankingProtocol:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.kind not in ("full", "sampled"):
-            raise ConfigError(f"kind={self.kind!r}: expected 'full' or 'sampled'")
+        if self.kind not in ("full", "sampled", "ctr"):
+            raise ConfigError(f"kind={self.kind!r}: expected 'full', 'sampled' or 'ctr'")
         if self.negative_sampling not in ("uniform", "popularity"):
             raise ConfigError(f"negative_sampling={self.negative_sampling!r}: expected 'uniform' or 'popularity'")
         # YAML gives lists; keep the frozen config hashable.
