@@ -45,3 +45,28 @@ def test_a_ctr_model_must_stop_on_auc_or_gauc(shared_data, tmp_path, heavy_rater
         run_experiment(
             _config(shared_data, tmp_path, early_stopping_metric="NDCG@10"), data=heavy_raters, progress=False
         )
+
+
+def test_an_interrupted_bucketed_run_resumes_to_the_uninterrupted_result(
+    shared_data, tmp_path, heavy_raters, monkeypatch
+):
+    import dynint.train.experiment as experiment
+
+    train = {"batch_size": 32, "bucket_lengths": [4], "max_epochs": 2, "patience": 2}
+    reference = run_experiment(_config(shared_data, tmp_path / "a", **train), data=heavy_raters, progress=False)
+    original = experiment.fit
+
+    def stop_after_first_epoch(**kwargs):
+        def interrupt(epoch):
+            raise KeyboardInterrupt
+
+        return original(**{**kwargs, "on_epoch_end": interrupt})
+
+    monkeypatch.setattr(experiment, "fit", stop_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(_config(shared_data, tmp_path / "b", **train), data=heavy_raters, progress=False)
+    monkeypatch.setattr(experiment, "fit", original)
+    resumed = run_experiment(
+        _config(shared_data, tmp_path / "b", resume=True, **train), data=heavy_raters, progress=False
+    )
+    assert resumed.metrics == reference.metrics and resumed.extra["epochs"] == 2
