@@ -80,11 +80,11 @@ def main() -> int:
         rows.append(("padded to 50", reference, _time_validation(graphdef, params, config, ctr_data, None)))
 
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9  # ru_maxrss is in KiB on Linux
-    print(f"{'':28} {'epoch s':>9} {'cpu s':>7} {'examples/s':>11} {'compile s':>10} {'valid s':>8} {'timed':>7}")
+    print(f"{'':40} {'epoch s':>9} {'cpu s':>7} {'examples/s':>11} {'compile s':>10} {'valid s':>8} {'timed':>7}")
     for name, epoch, valid_s in rows:
         timed = "full" if epoch["fraction"] >= 1.0 else f"{epoch['fraction']:.0%}"
         print(
-            f"{name:28} {epoch['epoch_s']:9.1f} {epoch['epoch_cpu_s']:7.1f} {epoch['examples_per_s']:11.0f} "
+            f"{name:40} {epoch['epoch_s']:9.1f} {epoch['epoch_cpu_s']:7.1f} {epoch['examples_per_s']:11.0f} "
             f"{epoch['compile_s']:10.1f} "
             f"{valid_s:8.2f} {timed:>7}"
         )
