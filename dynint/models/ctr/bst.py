@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
@@ -17,6 +18,30 @@ from dynint.models.dropout import DropoutKeys
 from dynint.models.transformer import TransformerEncoder
 
 
+def item_vector_size(config: BSTConfig, feature_sizes: Mapping[str, int]) -> int:
+    """The width of an item vector (the id and each side feature), which the heads must divide."""
+    size = config.embedding_size * (1 + len(feature_sizes))
+    if size % config.num_heads:
+        raise ConfigError(
+            f"model.num_heads={config.num_heads} must divide the item vector size {size} "
+            f"(model.embedding_size={config.embedding_size} times {1 + len(feature_sizes)} fields)"
+        )
+    return size
+
+
+def behaviour_transformer(config: BSTConfig, size: int, norm: Literal["pre", "post"]) -> TransformerConfig:
+    """The Transformer settings of a BST-style encoder over item vectors of `size` entries."""
+    return TransformerConfig(
+        hidden_size=size,
+        dropout=config.dropout,
+        num_layers=config.num_layers,
+        num_heads=config.num_heads,
+        inner_size=config.inner_multiple * size,
+        norm=norm,
+        activation="relu",
+    )
+
+
 class BSTEncoder(nnx.Module):
     """Behaviours and the target, each plus a learned embedding of its distance from the target
     (the paper embeds time gaps; this data has order only), go through post-LN bidirectional
@@ -26,26 +51,12 @@ class BSTEncoder(nnx.Module):
     def __init__(
         self, config: BSTConfig, num_items: int, max_length: int, feature_sizes: Mapping[str, int], *, rngs: nnx.Rngs
     ):
-        size = config.embedding_size * (1 + len(feature_sizes))
-        if size % config.num_heads:
-            raise ConfigError(
-                f"model.num_heads={config.num_heads} must divide the item vector size {size} "
-                f"(model.embedding_size={config.embedding_size} times {1 + len(feature_sizes)} fields)"
-            )
+        size = item_vector_size(config, feature_sizes)
         self.pooling = config.pooling
         self.max_length = max_length
         self.embedding = ItemEmbedding(num_items, feature_sizes, config.embedding_size, rngs=rngs)
-        transformer = TransformerConfig(
-            hidden_size=size,
-            dropout=config.dropout,
-            num_layers=config.num_layers,
-            num_heads=config.num_heads,
-            inner_size=config.inner_multiple * size,
-            norm="post",
-            activation="relu",
-        )
         self.distances = nnx.Embed(max_length + 1, size, embedding_init=EMBEDDING_INIT, rngs=rngs)
-        self.encoder = TransformerEncoder(transformer, causal=False, rngs=rngs)
+        self.encoder = TransformerEncoder(behaviour_transformer(config, size, "post"), causal=False, rngs=rngs)
         self.output_size = 2 * size
 
     def encode(self, batch: CTRBatch, dropout: DropoutKeys | None = None) -> tuple[jax.Array, jax.Array]:

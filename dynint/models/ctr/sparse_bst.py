@@ -12,8 +12,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 from dynint.data.ctr_samples import CTRBatch
-from dynint.errors import ConfigError
-from dynint.models.base import EMBEDDING_INIT, TransformerConfig
+from dynint.models.base import EMBEDDING_INIT
+from dynint.models.ctr.bst import behaviour_transformer, item_vector_size
 from dynint.models.ctr.config import BSTConfig
 from dynint.models.ctr.layers import ClickTower, ItemEmbedding, embed_batch, pool_history
 from dynint.models.dropout import DropoutKeys
@@ -44,24 +44,11 @@ class SparseBSTEncoder(nnx.Module):
         *,
         rngs: nnx.Rngs,
     ):
-        size = config.embedding_size * (1 + len(feature_sizes))
-        if size % config.num_heads:
-            raise ConfigError(
-                f"model.num_heads={config.num_heads} must divide the item vector size {size} "
-                f"(model.embedding_size={config.embedding_size} times {1 + len(feature_sizes)} fields)"
-            )
+        size = item_vector_size(config, feature_sizes)
         self.pooling = config.pooling
         self.embedding = ItemEmbedding(num_items, feature_sizes, config.embedding_size, rngs=rngs)
-        transformer = TransformerConfig(
-            hidden_size=size,
-            dropout=config.dropout,
-            num_layers=config.num_layers,
-            num_heads=config.num_heads,
-            inner_size=config.inner_multiple * size,
-            norm="pre",
-            activation="relu",
-        )
         self.distances = nnx.Embed(max_length, size, embedding_init=EMBEDDING_INIT, rngs=rngs)
+        transformer = behaviour_transformer(config, size, "pre")
         self.encoder = TransformerEncoder(transformer, causal=True, pattern=config.attention, rngs=rngs)
         self.target_attention = MultiHeadSelfAttention(size, config.num_heads, config.dropout, rngs=rngs)
         self.output_size = 3 * size
