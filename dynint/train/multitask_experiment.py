@@ -92,14 +92,14 @@ def train_and_evaluate_multitask(
     def evaluate(params: Any, stage: str) -> dict[str, float]:
         samples = ctr_data.stage(stage)
         predict = partial(_predict, graphdef, jax.device_get(params))
-        outputs, gates = predict_in_batches(predict, ctr_data, stage, config.ctr.batch_size)
+        outputs, gates = predict_in_batches(predict, ctr_data, stage, config.ctr.batch_size, train.buckets)
         if stage == "test":  # the test set is evaluated once, with the tested parameters
             utilisation.update(expert_utilisation(gates))
         ratings = samples.ratings if samples.ratings is not None else 0.0 * samples.labels
         return multitask_metrics(samples.labels, ratings, outputs, model_config.like_threshold)
 
     samples = {stage: len(ctr_data.stage(stage)) for stage in ("train", "valid", "test")}
-    batches = CTRBatcher(ctr_data, train.batch_size)
+    batches = CTRBatcher(ctr_data, train.batch_size, train.buckets)
     loss = multitask_loss_fn(graphdef, model_config)
     trained = train_then_test(
         config, params, loss, batches, mesh, evaluate, run_dir, progress, on_epoch_end, samples=samples
