@@ -18,7 +18,8 @@ by default 80% of the accelerator's memory, or of the host's available memory on
 as not fitting without being run, and one that fails to compile or run (e.g. out of memory on a
 GPU) is recorded with its error. Ratios are dense over sparse, measured in the same process.
 
-Writes `results/sparse_attention_speed_BACKEND.csv` and `.png` (the plot needs matplotlib:
+Writes `results/sparse_attention_speed_BACKEND.csv`, `.provenance.json` (commit, versions, machine,
+date, command, load average) and `.png` (the plot needs matplotlib:
 `python3 -m pip install -e '.[bench]'`; without it only the CSV is written).
 
 Run: python benchmarks/sparse_attention_speed.py [--lengths 128 512 2048 8192] [--batch-size 8]
@@ -29,6 +30,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
+import os
 import statistics
 import sys
 import time
@@ -40,9 +43,10 @@ import numpy as np
 from flax import nnx
 
 from dynint.data.synthetic import SyntheticConfig, generate_drifting_interactions
+from dynint.io import write_json_atomic, write_text_atomic
 from dynint.models import MODELS
 from dynint.models.sparse_attention import AttentionPattern
-from dynint.provenance import REPO_ROOT
+from dynint.provenance import REPO_ROOT, provenance
 from dynint.train import sharding
 from dynint.train.batching import TrainBatch
 from dynint.train.config import TrainConfig
@@ -204,34 +208,34 @@ def main() -> int:
                 f"memory {dense.activation_mb / sparse.activation_mb:.2f}x"
             )
         print(line, flush=True)
-    args.output_dir.mkdir(parents=True, exist_ok=True)
     stem = args.output_dir / f"sparse_attention_speed_{backend}"
-    with stem.with_suffix(".csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
+    handle = io.StringIO()
+    writer = csv.writer(handle)
+    writer.writerow([*FIELDS, "window", "stride", "num_global", "dense_over_sparse_time", "dense_over_sparse_memory"])
+    for row in rows:
+        dense = next(r for r in rows if r.length == row.length and r.model == "sasrec")
+        both = row.status == dense.status == "ok"
         writer.writerow(
-            [*FIELDS, "window", "stride", "num_global", "dense_over_sparse_time", "dense_over_sparse_memory"]
+            [
+                backend,
+                device,
+                row.model,
+                row.length,
+                args.batch_size,
+                row.status,
+                "" if row.step_ms is None else f"{row.step_ms:.2f}",
+                "" if row.activation_mb is None else f"{row.activation_mb:.2f}",
+                args.window,
+                args.stride,
+                args.num_global,
+                f"{dense.step_ms / row.step_ms:.3f}" if both else "",
+                f"{dense.activation_mb / row.activation_mb:.3f}" if both else "",
+            ]
         )
-        for row in rows:
-            dense = next(r for r in rows if r.length == row.length and r.model == "sasrec")
-            both = row.status == dense.status == "ok"
-            writer.writerow(
-                [
-                    backend,
-                    device,
-                    row.model,
-                    row.length,
-                    args.batch_size,
-                    row.status,
-                    "" if row.step_ms is None else f"{row.step_ms:.2f}",
-                    "" if row.activation_mb is None else f"{row.activation_mb:.2f}",
-                    args.window,
-                    args.stride,
-                    args.num_global,
-                    f"{dense.step_ms / row.step_ms:.3f}" if both else "",
-                    f"{dense.activation_mb / row.activation_mb:.3f}" if both else "",
-                ]
-            )
-    print(f"wrote {stem.with_suffix('.csv')}")
+    write_text_atomic(stem.with_suffix(".csv"), handle.getvalue())
+    record = {"command": " ".join(sys.argv), "load_average_at_end": list(os.getloadavg()), **provenance()}
+    write_json_atomic(stem.with_suffix(".provenance.json"), record)
+    print(f"wrote {stem.with_suffix('.csv')} and its provenance")
     title = f"dense vs sparse SASRec train step, {backend} ({device}), batch {args.batch_size}, window {args.window}"
     if plot(rows, stem.with_suffix(".png"), title):
         print(f"wrote {stem.with_suffix('.png')}")
