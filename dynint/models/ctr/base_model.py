@@ -40,15 +40,3 @@ class PoolingEncoder(nnx.Module):
 
 class BaseModel(ClickTower, PoolingEncoder):
     """`[target, pooled behaviours]` -> MLP -> logit; no auxiliary loss."""
-
-    def __init__(
-        self,
-        config: BaseModelConfig,
-        num_items: int,
-        max_length: int,
-        feature_sizes: Mapping[str, int],
-        *,
-        rngs: nnx.Rngs,
-    ):
-        super().__init__(config, num_items, max_length, feature_sizes, rngs=rngs)
-        self.add_click_mlp(config, rngs=rngs)

@@ -74,9 +74,3 @@ class BSTEncoder(nnx.Module):
 
 class BST(ClickTower, BSTEncoder):
     """BST's features -> MLP -> logit."""
-
-    def __init__(
-        self, config: BSTConfig, num_items: int, max_length: int, feature_sizes: Mapping[str, int], *, rngs: nnx.Rngs
-    ):
-        super().__init__(config, num_items, max_length, feature_sizes, rngs=rngs)
-        self.add_click_mlp(config, rngs=rngs)

@@ -133,9 +133,3 @@ class DIENEncoder(nnx.Module):
 
 class DIEN(ClickTower, DIENEncoder):
     """DIEN's features -> MLP -> logit, plus its weighted auxiliary loss."""
-
-    def __init__(
-        self, config: DIENConfig, num_items: int, max_length: int, feature_sizes: Mapping[str, int], *, rngs: nnx.Rngs
-    ):
-        super().__init__(config, num_items, max_length, feature_sizes, rngs=rngs)
-        self.add_click_mlp(config, rngs=rngs)

@@ -48,9 +48,3 @@ class DINEncoder(nnx.Module):
 
 class DIN(ClickTower, DINEncoder):
     """DIN's features -> MLP -> logit."""
-
-    def __init__(
-        self, config: DINConfig, num_items: int, max_length: int, feature_sizes: Mapping[str, int], *, rngs: nnx.Rngs
-    ):
-        super().__init__(config, num_items, max_length, feature_sizes, rngs=rngs)
-        self.add_click_mlp(config, rngs=rngs)

@@ -124,12 +124,15 @@ class LocalActivationUnit(nnx.Module):
 
 
 class ClickTower:
-    """The click head of a CTR model, mixed into its behaviour encoder: the encoder's features
-    `(B, output_size)` -> MLP -> one logit. Each model is its encoder plus this head (the
-    multitask models put several heads on the same encoders). The MLP is built after the
-    encoder, so the encoder's initial parameters are those it has alone."""
+    """The click head of a CTR model, mixed into its behaviour encoder (`class M(ClickTower,
+    Encoder)`): the encoder's features `(B, output_size)` -> MLP -> one logit. Each model is its
+    encoder plus this head (the multitask models put several heads on the same encoders). The
+    MLP is built after the encoder, so the encoder's initial parameters are those it has alone."""
 
-    def add_click_mlp(self, config: Any, *, rngs: nnx.Rngs) -> None:
+    def __init__(
+        self, config: Any, num_items: int, max_length: int, feature_sizes: Mapping[str, int], *, rngs: nnx.Rngs
+    ):
+        super().__init__(config, num_items, max_length, feature_sizes, rngs=rngs)  # the encoder's
         self.mlp = MLP(self.output_size, config.mlp_sizes, config.activation, config.dropout, rngs=rngs)
 
     def __call__(self, batch: CTRBatch, *, dropout: DropoutKeys | None = None) -> tuple[jax.Array, jax.Array]:

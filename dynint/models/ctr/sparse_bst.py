@@ -69,15 +69,3 @@ class SparseBSTEncoder(nnx.Module):
 
 class SparseBST(ClickTower, SparseBSTEncoder):
     """Sparse BST's features -> MLP -> logit."""
-
-    def __init__(
-        self,
-        config: SparseBSTConfig,
-        num_items: int,
-        max_length: int,
-        feature_sizes: Mapping[str, int],
-        *,
-        rngs: nnx.Rngs,
-    ):
-        super().__init__(config, num_items, max_length, feature_sizes, rngs=rngs)
-        self.add_click_mlp(config, rngs=rngs)
