@@ -81,15 +81,20 @@ _KILLED_AFTER_FIRST_EPOCH = textwrap.dedent(
 )
 
 
-def test_resuming_a_killed_run_ends_with_the_metrics_of_an_uninterrupted_run(reference_run, tiny_data, tmp_path):
+def _run_until_killed(script: str, output_dir) -> None:
+    """Run `script` (which kills its own process) in a subprocess writing under `output_dir`."""
     killed = subprocess.run(
-        [sys.executable, "-c", _KILLED_AFTER_FIRST_EPOCH, str(tmp_path)],
+        [sys.executable, "-c", script, str(output_dir)],
         cwd=os.getcwd(),
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
         capture_output=True,
         text=True,
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
+
+
+def test_resuming_a_killed_run_ends_with_the_metrics_of_an_uninterrupted_run(reference_run, tiny_data, tmp_path):
+    _run_until_killed(_KILLED_AFTER_FIRST_EPOCH, tmp_path)
     resumed = run_experiment(tiny_config(tmp_path, train={"resume": True}), data=tiny_data, progress=False)
     assert resumed.metrics == reference_run.metrics
     assert _without_times(_log(resumed.run_dir)) == _without_times(_log(reference_run.run_dir))
@@ -168,14 +173,7 @@ def test_refit_trains_for_the_best_epoch_count_on_the_events_visible_at_test(ref
 
 
 def test_a_run_killed_during_its_refit_resumes_to_the_uninterrupted_metrics(refit_run, tiny_data, tmp_path):
-    killed = subprocess.run(
-        [sys.executable, "-c", _KILLED_DURING_THE_REFIT, str(tmp_path)],
-        cwd=os.getcwd(),
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-        capture_output=True,
-        text=True,
-    )
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    _run_until_killed(_KILLED_DURING_THE_REFIT, tmp_path)
     assert len(_log(tmp_path / "tiny" / "synthetic" / "seed0" / "refit")) == 1
     resumed = run_experiment(
         tiny_config(tmp_path, train={"refit_for_test": True, "resume": True}), data=tiny_data, progress=False
