@@ -7,7 +7,7 @@ training engine never looks further inside a model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 import jax
@@ -16,6 +16,7 @@ from flax import nnx
 from dynint.errors import ConfigError
 from dynint.models.dropout import DropoutKeys
 from dynint.models.losses import LOSSES, LossName
+from dynint.models.mixture_of_experts import MixtureOfExpertsConfig
 
 EMBEDDING_INIT = nnx.initializers.normal(stddev=0.02)
 
@@ -53,7 +54,8 @@ class TransformerConfig(SequentialModelConfig):
     residual sum, as BERT does; the original SASRec applies none there. Item and position
     embeddings start from a normal with `embedding_init_std`; `scale_item_embeddings` multiplies
     the input item embeddings by sqrt(hidden_size), as the original SASRec does (the output table
-    is not scaled)."""
+    is not scaled). `moe` replaces each block's feed-forward layer by a sparse mixture of experts
+    (`model.moe.num_experts` > 0; see `MixtureOfExpertsConfig`)."""
 
     num_layers: int = 2
     num_heads: int = 2
@@ -65,6 +67,7 @@ class TransformerConfig(SequentialModelConfig):
     attention_output_dropout: bool = True
     embedding_init_std: float = 0.02
     scale_item_embeddings: bool = False
+    moe: MixtureOfExpertsConfig = field(default_factory=MixtureOfExpertsConfig)
 
     def __post_init__(self) -> None:
         super().__post_init__()

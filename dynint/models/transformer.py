@@ -8,6 +8,7 @@ from flax import nnx
 
 from dynint.models.base import TransformerConfig
 from dynint.models.dropout import Dropout, DropoutKeys
+from dynint.models.mixture_of_experts import MixtureOfExpertsFeedForward
 from dynint.models.sparse_attention import AttentionPattern, sparse_self_attention
 
 _ACTIVATIONS = {"gelu": jax.nn.gelu, "relu": jax.nn.relu}
@@ -107,19 +108,23 @@ class MultiHeadSelfAttention(nnx.Module):
 
 
 class FeedForward(nnx.Module):
+    """The position-wise hidden -> inner -> hidden layer of a Transformer block."""
+
     def __init__(self, hidden_size: int, inner_size: int, activation: str, dropout: float, *, rngs: nnx.Rngs):
         self.inner = nnx.Linear(hidden_size, inner_size, rngs=rngs)
         self.outer = nnx.Linear(inner_size, hidden_size, rngs=rngs)
         self.activation = _ACTIVATIONS[activation]
         self.dropout = Dropout(dropout)
 
-    def __call__(self, x: jax.Array, dropout: DropoutKeys | None) -> jax.Array:
+    def __call__(self, x: jax.Array, valid: jax.Array, dropout: DropoutKeys | None) -> jax.Array:
+        """`x` `(..., d)`; `valid` is unused (every position is computed; padding is masked later)."""
         return self.outer(self.dropout(self.activation(self.inner(x)), dropout))
 
 
 class TransformerBlock(nnx.Module):
     """Self-attention then a position-wise feed-forward layer, each with dropout, a residual and
-    LayerNorm. A `pattern` makes the attention sparse (and causal)."""
+    LayerNorm. A `pattern` makes the attention sparse (and causal); `config.moe` makes the
+    feed-forward layer a mixture of experts."""
 
     def __init__(self, config: TransformerConfig, *, pattern: AttentionPattern | None = None, rngs: nnx.Rngs):
         attention_dropout = config.dropout if config.attention_dropout is None else config.attention_dropout
@@ -127,26 +132,43 @@ class TransformerBlock(nnx.Module):
         self.attention = MultiHeadSelfAttention(
             config.hidden_size, config.num_heads, attention_dropout, pattern=pattern, rngs=rngs
         )
-        self.feed_forward = FeedForward(
-            config.hidden_size, config.inner_size, config.activation, config.dropout, rngs=rngs
-        )
+        if config.moe.num_experts:
+            self.feed_forward = MixtureOfExpertsFeedForward(
+                config.hidden_size,
+                config.inner_size,
+                _ACTIVATIONS[config.activation],
+                config.dropout,
+                config.moe,
+                rngs=rngs,
+            )
+        else:
+            self.feed_forward = FeedForward(
+                config.hidden_size, config.inner_size, config.activation, config.dropout, rngs=rngs
+            )
         self.attention_norm = nnx.LayerNorm(config.hidden_size, epsilon=1e-6, rngs=rngs)
         self.feed_forward_norm = nnx.LayerNorm(config.hidden_size, epsilon=1e-6, rngs=rngs)
         self.dropout = Dropout(config.dropout)
         self.attention_output_dropout = Dropout(config.dropout if config.attention_output_dropout else 0.0)
 
     def __call__(
-        self, x: jax.Array, mask: jax.Array, dropout: DropoutKeys | None, positions: jax.Array | None = None
+        self,
+        x: jax.Array,
+        mask: jax.Array,
+        valid: jax.Array,
+        dropout: DropoutKeys | None,
+        positions: jax.Array | None = None,
     ) -> jax.Array:
-        """`(B, L, d)` -> `(B, L, d)`, or `(B, 1, d)` at `positions` only (keys still cover every position)."""
+        """`(B, L, d)` -> `(B, L, d)`, or `(B, 1, d)` at `positions` only (keys still cover every
+        position). `valid` `(B, L)` marks the real positions."""
         residual = x if positions is None else take_positions(x, positions)
+        real = valid if positions is None else take_positions(valid, positions)
         if self.pre_norm:
             attended = self.attention(self.attention_norm(x), mask, dropout, positions)
             x = residual + self.attention_output_dropout(attended, dropout)
-            return x + self.dropout(self.feed_forward(self.feed_forward_norm(x), dropout), dropout)
+            return x + self.dropout(self.feed_forward(self.feed_forward_norm(x), real, dropout), dropout)
         attended = self.attention_output_dropout(self.attention(x, mask, dropout, positions), dropout)
         x = self.attention_norm(residual + attended)
-        return self.feed_forward_norm(x + self.dropout(self.feed_forward(x, dropout), dropout))
+        return self.feed_forward_norm(x + self.dropout(self.feed_forward(x, real, dropout), dropout))
 
 
 class TransformerEncoder(nnx.Module):
@@ -183,6 +205,6 @@ class TransformerEncoder(nnx.Module):
             x = self.norm(x)
         x = self.dropout(x, dropout)
         for i, block in enumerate(self.blocks):
-            x = block(x, mask, dropout, positions if i == len(self.blocks) - 1 else None)
+            x = block(x, mask, valid, dropout, positions if i == len(self.blocks) - 1 else None)
         x = self.norm(x) if self.pre_norm else x
         return x if positions is None else x[:, 0]

@@ -11,6 +11,7 @@ import optax
 from flax import nnx
 from jax.sharding import Mesh
 
+from dynint.models.auxiliary import with_auxiliary_loss
 from dynint.models.dropout import DropoutKeys
 from dynint.models.losses import sequence_loss
 from dynint.train import sharding
@@ -23,15 +24,17 @@ LossFn = Callable[[Any, Any, jax.Array], jax.Array]
 
 def sequence_loss_fn(graphdef: Any, model_config: Any) -> LossFn:
     """The next-item loss of a sequence model: mean over the batch's predicted positions, with
-    dropout and sampled negatives drawn from the step key. Only the gathered positions reach
-    the item table."""
+    dropout and sampled negatives drawn from the step key, plus the auxiliary losses the model's
+    layers sow (a mixture of experts' load balancing). Only the gathered positions reach the
+    item table."""
+    forward = with_auxiliary_loss(lambda model, inputs, keys: model(inputs, dropout=keys))
 
     def loss(params: Any, batch: TrainBatch, key: jax.Array) -> jax.Array:
         dropout_key, negative_key = jax.random.split(key)
         model = nnx.merge(graphdef, params)
-        hidden = model(batch.inputs, dropout=DropoutKeys(dropout_key))
+        hidden, auxiliary = forward(model, batch.inputs, DropoutKeys(dropout_key))
         tokens = hidden.reshape(-1, hidden.shape[-1])[batch.token_index]
-        return sequence_loss(
+        return auxiliary + sequence_loss(
             model_config.loss,
             tokens,
             model.output_table(),

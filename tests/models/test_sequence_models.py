@@ -4,20 +4,23 @@ ahead, and encoding one position per row (for scoring) equals the full pass at t
 import numpy as np
 import pytest
 
+from dynint.models.mixture_of_experts import MixtureOfExpertsConfig
 from tests.models.tiny_models import forward, tiny_model, with_padding_embedding
 
 LENGTHS = np.array([5, 2, 8])
 MODELS = [
     ("sasrec", {"norm": "pre"}),
     ("sasrec", {"norm": "post", "position_origin": "first"}),
+    ("sasrec", {"moe": MixtureOfExpertsConfig(num_experts=4, top_k=2)}),
     ("gru4rec", {}),
     ("bert4rec", {}),
+    ("bert4rec", {"moe": MixtureOfExpertsConfig(num_experts=3)}),
 ]
 CAUSAL = [m for m in MODELS if m[0] != "bert4rec"]
 
 
 def _label(model):
-    return "-".join([model[0], *model[1].values()])
+    return "-".join([model[0], *(v if isinstance(v, str) else k for k, v in model[1].items())])
 
 
 @pytest.mark.parametrize("model", MODELS, ids=_label)
