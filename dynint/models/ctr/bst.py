@@ -39,6 +39,7 @@ def behaviour_transformer(config: BSTConfig, size: int, norm: Literal["pre", "po
         inner_size=config.inner_multiple * size,
         norm=norm,
         activation="relu",
+        moe=config.moe,
     )
 
 

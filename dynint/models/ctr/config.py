@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from dynint.errors import ConfigError
+from dynint.models.mixture_of_experts import MixtureOfExpertsConfig
 
 Activation = Literal["dice", "prelu"]
 AttentionActivation = Literal["sigmoid", "dice", "prelu"]
@@ -92,12 +93,14 @@ class DIENConfig(DINConfig):
 class BSTConfig(CTRModelConfig):
     """Behaviour Sequence Transformer: `num_layers` blocks of `num_heads` heads over the item
     vectors (whose size `num_heads` must divide) with a feed-forward layer `inner_multiple` times
-    wider. The paper uses one block; its eight heads do not divide 18-wide fields."""
+    wider. The paper uses one block; its eight heads do not divide 18-wide fields. `moe` replaces
+    each block's feed-forward layer by a sparse mixture of experts (`model.moe.num_experts` > 0)."""
 
     name: str = "bst"
     num_layers: int = 1
     num_heads: int = 2
     inner_multiple: int = 4
+    moe: MixtureOfExpertsConfig = field(default_factory=MixtureOfExpertsConfig)
 
     def __post_init__(self) -> None:
         super().__post_init__()

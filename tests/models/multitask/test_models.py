@@ -8,7 +8,11 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from dynint.models.ctr.config import BSTConfig
+from dynint.models.mixture_of_experts import MixtureOfExpertsConfig
+from dynint.models.multitask.config import MMoEConfig
 from dynint.models.multitask.losses import task_losses
+from dynint.train.multitask_experiment import multitask_loss_fn
 from tests.models.multitask.tiny_multitask import (
     LIKE_THRESHOLD,
     MODEL_NAMES,
@@ -96,3 +100,16 @@ def test_gradients_are_finite_and_reach_every_tower(name):
     assert all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(grads))
     for tower in grads["towers"].values():
         assert np.any(np.asarray(tower["output"]["kernel"][...]) != 0)
+
+
+def test_a_transformer_encoder_with_experts_adds_its_balancing_loss_to_the_multitask_loss():
+    losses = {}
+    for weight in (0.0, 1.0):
+        moe = MixtureOfExpertsConfig(num_experts=4, top_k=2, balance_weight=weight)
+        encoder = BSTConfig(embedding_size=4, num_heads=2, moe=moe)
+        config = MMoEConfig(encoder=encoder)  # the loss reads the tasks and their weights only
+        graphdef, params = nnx.split(tiny_model("mmoe", encoder=encoder))
+        batch = tiny_rated_batch()
+        losses[weight] = float(multitask_loss_fn(graphdef, config)(params, batch, jax.random.key(3)))
+    # The encoder's one block sows one balancing loss of about 1; nothing else differs.
+    assert 0.5 < losses[1.0] - losses[0.0] < 4

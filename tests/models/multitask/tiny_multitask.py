@@ -37,7 +37,7 @@ def tiny_model(name: str, **overrides) -> nnx.Module:
 def _tiny_model(name: str, overrides: tuple) -> tuple:
     config_class, module_class = MULTITASK_MODELS[name]
     fields = config_class.__dataclass_fields__
-    config = config_class(encoder=ENCODER, **{**{k: v for k, v in TINY.items() if k in fields}, **dict(overrides)})
+    config = config_class(**{"encoder": ENCODER, **{k: v for k, v in TINY.items() if k in fields}, **dict(overrides)})
     return nnx.split(module_class(config, NUM_ITEMS, MAX_LENGTH, FEATURE_SIZES, rngs=nnx.Rngs(0)))
 
 
