@@ -244,7 +244,8 @@ TABLES: dict[str, TableSpec] = {
             "it (weight 1, as in the paper's code) reaches 0.7675 ± 0.0033, below BaseModel and 0.018 (over five "
             "std) below DIEN without it, and validation says the same (mean validation AUC 0.7959 against 0.8116), "
             "so no test-set choice is involved. DIEN with AIGRU (0.7696 ± 0.0039) or AGRU (0.7697 ± 0.0024) and the "
-            "auxiliary loss is level with AUGRU with it (0.7675 ± 0.0033), so the gate does not change this picture. On ml-100k DIN (0.8907 ± 0.0049) is not above BaseModel "
+            "auxiliary loss is level with AUGRU with it (0.7675 ± 0.0033), so the gate does not change this "
+            "picture. On ml-100k DIN (0.8907 ± 0.0049) is not above BaseModel "
             "(0.8923 ± 0.0027): the difference is within one std, so attention over the history adds nothing "
             "measurable there. The auxiliary-loss weight was not tuned; a smaller weight is the obvious next "
             "experiment, chosen on validation.",
@@ -304,7 +305,8 @@ TABLES: dict[str, TableSpec] = {
             "setting equals the dense row's. Target: on ml-100k with history 200, sparse NDCG@10 within 3% (relative) "
             "of dense, or better.",
             "Seeds: 3 on ml-100k, 1 (seed 0; std shows 0) on amazon-beauty, to fit a 2-core session: Beauty's "
-            "histories are short (mean 8.9 items; 153 of 22,363 users above 50, one above 200), so there the rows test that the sparse pattern "
+            "histories are short (mean 8.9 items; 153 of 22,363 users above 50, one above 200), so there the rows "
+            "test that the sparse pattern "
             "costs nothing where it is not needed, not long-history behaviour.",
             "ml-100k, history 200 (3 seeds, runs at 47d7af6): test NDCG@10 sparse 0.1025 ± 0.0118 (0.1152, 0.1006, "
             "0.0918) against dense 0.0988 ± 0.0118 (0.1100, 0.1000, 0.0864): the sparse model is 3.7% higher, so it "
