@@ -236,8 +236,10 @@ TABLES: dict[str, TableSpec] = {
             "AUC and GAUC unchanged. It is deterministic, so its std over seeds is 0.",
             "Rows run so far (5 seeds each, runs at b4e6bbd on the 2-core machine, two or three runs at a time): "
             "amazon-beauty ctr-base, din, dien, dien-no-aux, dien-aigru, dien-agru; ml-100k ctr-base, din; and itemknn "
-            "on both (runs at 65b5ef5). Not yet run: bst on amazon-beauty, the DIEN rows and bst on ml-100k, and "
-            "amazon-sports. The table shows the rows it has and is completed row by row. The item-CF scorer is far "
+            "on both, and bst on amazon-beauty (runs at 65b5ef5). Not yet run: the DIEN rows and bst on ml-100k, and "
+            "amazon-sports. On amazon-beauty BST is the best row (test AUC 0.7959 ± 0.0053, validation 0.8195), "
+            "0.010 above DIEN without the auxiliary loss, about two of BST's std. The table shows the rows it has and "
+            "is completed row by row. The item-CF scorer is far "
             "below every neural row (test AUC 0.6953 on amazon-beauty, 0.8415 on ml-100k): unlike in full ranking, "
             "the CTR models are trained to tell the true next item from a random unseen one; item-CF is not.",
             "Does the paper's ordering hold? On amazon-beauty, test AUC (mean ± std over 5 seeds): DIEN without the "
