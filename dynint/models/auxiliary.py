@@ -27,3 +27,12 @@ def with_auxiliary_loss(forward: Callable[..., Any]) -> Callable[..., tuple[Any,
         return output, sum(values, jnp.zeros((), jnp.float32))
 
     return run
+
+
+def _training_call(model: Any, inputs: Any, dropout: Any) -> Any:
+    return model(inputs, dropout=dropout)
+
+
+training_forward = with_auxiliary_loss(_training_call)
+"""`training_forward(model, inputs, dropout_keys)` -> `(model(inputs, dropout=dropout_keys), the sum
+of the AuxiliaryLoss values it sowed)`: the forward pass every training loss makes."""

@@ -18,7 +18,7 @@ from dynint.config.schema import ExperimentConfig
 from dynint.data.ctr_samples import CTRBatch, CTRData, build_ctr_data
 from dynint.errors import ConfigError
 from dynint.eval.ctr_protocol import HIGHER_IS_BETTER, ctr_metrics
-from dynint.models.auxiliary import with_auxiliary_loss
+from dynint.models.auxiliary import training_forward
 from dynint.models.dropout import DropoutKeys
 from dynint.train import sharding
 from dynint.train.compilation import enable_compilation_cache
@@ -34,10 +34,9 @@ if TYPE_CHECKING:
 def ctr_loss_fn(graphdef: Any) -> LossFn:
     """Mean binary log loss of the click logits, plus the model's own (already weighted)
     auxiliary loss, such as DIEN's, and those its layers sow (a mixture of experts' balancing)."""
-    forward = with_auxiliary_loss(lambda model, batch, keys: model(batch, dropout=keys))
 
     def loss(params: Any, batch: CTRBatch, key: jax.Array) -> jax.Array:
-        (logits, auxiliary), sown = forward(nnx.merge(graphdef, params), batch, DropoutKeys(key))
+        (logits, auxiliary), sown = training_forward(nnx.merge(graphdef, params), batch, DropoutKeys(key))
         labels = batch.labels.astype(logits.dtype)
         return jnp.mean(optax.sigmoid_binary_cross_entropy(logits, labels)) + auxiliary + sown
 

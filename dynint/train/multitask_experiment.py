@@ -20,7 +20,7 @@ from dynint.config.schema import ExperimentConfig
 from dynint.data.ctr_samples import CTRBatch
 from dynint.errors import ConfigError
 from dynint.eval.multitask_metrics import expert_utilisation, multitask_metric_names, multitask_metrics
-from dynint.models.auxiliary import with_auxiliary_loss
+from dynint.models.auxiliary import training_forward
 from dynint.models.dropout import DropoutKeys
 from dynint.models.multitask.config import MultitaskConfig
 from dynint.models.multitask.losses import combine_losses, task_losses
@@ -40,11 +40,10 @@ def multitask_loss_fn(graphdef: Any, config: MultitaskConfig) -> LossFn:
     """The weighted sum of the task losses (fixed or learned weights), plus the encoder's own
     (already weighted) auxiliary loss, such as DIEN's, and those its layers sow (a mixture of
     experts' balancing)."""
-    forward = with_auxiliary_loss(lambda model, batch, keys: model(batch, dropout=keys))
 
     def loss(params: Any, batch: CTRBatch, key: jax.Array) -> jax.Array:
         model = nnx.merge(graphdef, params)
-        outputs, sown = forward(model, batch, DropoutKeys(key))
+        outputs, sown = training_forward(model, batch, DropoutKeys(key))
         losses = task_losses(outputs, batch, config.like_threshold, model.entire_space)
         log_variances = None if model.log_variances is None else model.log_variances[...]
         return combine_losses(losses, config.tasks, config.weights, log_variances) + outputs.auxiliary + sown

@@ -11,7 +11,7 @@ import optax
 from flax import nnx
 from jax.sharding import Mesh
 
-from dynint.models.auxiliary import with_auxiliary_loss
+from dynint.models.auxiliary import training_forward
 from dynint.models.dropout import DropoutKeys
 from dynint.models.losses import sequence_loss
 from dynint.train import sharding
@@ -27,12 +27,11 @@ def sequence_loss_fn(graphdef: Any, model_config: Any) -> LossFn:
     dropout and sampled negatives drawn from the step key, plus the auxiliary losses the model's
     layers sow (a mixture of experts' load balancing). Only the gathered positions reach the
     item table."""
-    forward = with_auxiliary_loss(lambda model, inputs, keys: model(inputs, dropout=keys))
 
     def loss(params: Any, batch: TrainBatch, key: jax.Array) -> jax.Array:
         dropout_key, negative_key = jax.random.split(key)
         model = nnx.merge(graphdef, params)
-        hidden, auxiliary = forward(model, batch.inputs, DropoutKeys(dropout_key))
+        hidden, auxiliary = training_forward(model, batch.inputs, DropoutKeys(dropout_key))
         tokens = hidden.reshape(-1, hidden.shape[-1])[batch.token_index]
         return auxiliary + sequence_loss(
             model_config.loss,
