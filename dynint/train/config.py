@@ -23,8 +23,9 @@ class TrainConfig:
     `patience` epochs without a better `early_stopping_metric`, and the test set is evaluated once,
     with the best epoch's parameters. `eval_batch_size` is the number of histories encoded per
     call when scoring. Checkpoints go to `checkpoint_dir` (default: the run folder's
-    `checkpoints/`); `resume` continues from the latest one. `num_devices` (-1: all) splits each
-    batch over that many devices.
+    `checkpoints/`); `resume` continues from the latest one. `patience` only decides when to stop,
+    so a run that stopped early can be resumed with a larger one (and is then the run that had it
+    from the start). `num_devices` (-1: all) splits each batch over that many devices.
 
     `refit_for_test` (sequence models): once early stopping has chosen the best epoch `E` on
     validation, a second model is trained from the same initial parameters for `E` epochs on the

@@ -3,6 +3,7 @@ set once, with the parameters of the best validation epoch."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -182,9 +183,15 @@ def _refit(
 ) -> Any:
     """Train `params` for exactly `epochs` epochs of `batches`, without validation, and return
     the last epoch's parameters. Its log and checkpoints live in `refit/` folders of their own,
-    so an interrupted refit resumes like any run."""
+    so an interrupted refit resumes like any run. A refit for another number of epochs (left by
+    a run that was resumed with a larger patience and found a later best epoch) is another run,
+    and its checkpoints are removed."""
     train = config.train
-    checkpoint_dir = Path(train.checkpoint_dir or run_dir / "checkpoints") / "refit"
+    refit_root = Path(train.checkpoint_dir or run_dir / "checkpoints") / "refit"
+    checkpoint_dir = refit_root / f"{epochs}-epochs"
+    for stale in refit_root.iterdir() if refit_root.is_dir() else ():
+        if stale != checkpoint_dir:
+            shutil.rmtree(stale)
     refit_train = replace(train, max_epochs=epochs, checkpoint_dir=str(checkpoint_dir))
     return fit(
         train=refit_train,
@@ -219,7 +226,8 @@ def trained_run(loop: LoopProgress, test: dict[str, float], test_time: float, **
 def run_signature(config: ExperimentConfig) -> dict[str, Any]:
     """The settings a resumed run must share with the run it continues (not where files live)."""
     settings = config_to_dict(config)
-    settings["train"] = {k: v for k, v in settings["train"].items() if k not in ("resume", "checkpoint_dir")}
+    excluded = ("resume", "checkpoint_dir", "patience")  # patience is checked on resume (`fit`)
+    settings["train"] = {k: v for k, v in settings["train"].items() if k not in excluded}
     settings["data"] = {k: v for k, v in settings["data"].items() if k not in ("data_dir", "download")}
     settings.pop("output_dir")
     return settings

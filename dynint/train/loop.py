@@ -13,7 +13,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -127,6 +127,8 @@ def fit(
         if checkpoints is None:
             raise ConfigError("train.resume=true needs train.checkpoint=true")
         state, loop, best_params = _resume(checkpoints, state, loop)
+        if validate is not None:
+            _check_patience(train, loop)
     write_text_atomic(run_dir / METRICS_LOG, "".join(json.dumps(entry) + "\n" for entry in loop.history))
 
     show = progress and sys.stderr.isatty()
@@ -158,6 +160,30 @@ def fit(
     return FitResult(best_params, loop)
 
 
+def stopping_epoch(values: list[float], patience: int) -> int | None:
+    """The epoch (from 1) after which early stopping with `patience` ends a run whose epochs
+    scored `values` on validation; None if it would train past them."""
+    best, waited = -math.inf, 0
+    for epoch, value in enumerate(values, 1):
+        best, waited = (value, 0) if value > best else (best, waited + 1)
+        if waited >= patience:
+            return epoch
+    return None
+
+
+def _check_patience(train: TrainConfig, loop: LoopProgress) -> None:
+    """A resumed run may change `train.patience` only where the run it continues would have
+    trained to the same epoch with the new value (growing it always can)."""
+    values = [entry["valid"][train.early_stopping_metric] for entry in loop.history]
+    stop = stopping_epoch(values, train.patience)
+    if stop is not None and stop < loop.epoch:
+        raise ConfigError(
+            f"cannot resume with train.patience={train.patience}: the checkpoint's run went that many epochs "
+            f"without a better {train.early_stopping_metric} at epoch {stop} but trained on to epoch {loop.epoch}; "
+            f"start afresh, or resume with a patience above {train.patience}"
+        )
+
+
 def _resume(checkpoints: Checkpoints, state: TrainState, fresh: LoopProgress) -> tuple[TrainState, LoopProgress, Any]:
     """The latest checkpoint's state and progress, and the best epoch's parameters (as `fresh`
     and None when nothing was saved yet)."""
@@ -165,13 +191,17 @@ def _resume(checkpoints: Checkpoints, state: TrainState, fresh: LoopProgress) ->
     if restored is None:
         return state, fresh, None
     state, saved = restored
-    if saved["signature"] != fresh.signature:
-        keys = {**saved["signature"], **fresh.signature}
-        changed = sorted(k for k in keys if saved["signature"].get(k) != fresh.signature.get(k))
+    # Checkpoints written before patience left the signature still hold it; it is checked apart.
+    signature = {**saved["signature"]}
+    if isinstance(signature.get("train"), dict):
+        signature["train"] = {k: v for k, v in signature["train"].items() if k != "patience"}
+    if signature != fresh.signature:
+        keys = {**signature, **fresh.signature}
+        changed = sorted(k for k in keys if signature.get(k) != fresh.signature.get(k))
         raise ConfigError(
             f"cannot resume: the checkpoint was saved by a run with other settings ({', '.join(changed)})"
         )
-    loop = LoopProgress.from_json(saved)
+    loop = replace(LoopProgress.from_json(saved), signature=fresh.signature)
     best_params = checkpoints.best.restore(state)[0].params if loop.best_epoch else None
     return state, loop, best_params
 

@@ -11,7 +11,7 @@ import pytest
 from dynint.errors import ConfigError
 from dynint.eval.ranking import evaluate_ranking
 from dynint.runner import run_experiment
-from dynint.train.loop import LoopProgress
+from dynint.train.loop import LoopProgress, stopping_epoch
 from dynint.train.scoring import SequenceScorer
 from dynint.train.state import split_model
 from tests.train.conftest import tiny_config
@@ -116,6 +116,31 @@ def test_a_finished_run_resumed_trains_no_further_and_only_with_its_own_settings
     changed = tiny_config(tmp_path, train={"max_epochs": 1, "resume": True, "learning_rate": 0.5})
     with pytest.raises(ConfigError, match="other settings.*train"):
         run_experiment(changed, data=tiny_data, progress=False)
+
+
+def test_stopping_epoch_is_where_the_wait_since_the_best_epoch_reaches_the_patience():
+    values = [0.1, 0.3, 0.2, 0.3, 0.4, 0.1]
+    assert [stopping_epoch(values, patience) for patience in (1, 2, 3)] == [3, 4, None]
+
+
+def test_a_run_stopped_early_resumed_with_more_patience_is_the_run_that_had_it(tiny_data, tmp_path):
+    def config(folder, patience, **train):
+        settings = {"max_epochs": 12, "patience": patience, "refit_for_test": True, **train}
+        return tiny_config(tmp_path / folder, train=settings)
+
+    impatient = run_experiment(config("resumed", 1), data=tiny_data, progress=False)
+    assert impatient.extra["epochs"] < 12  # it stopped early, so there is something to continue
+    resumed = run_experiment(config("resumed", 4, resume=True), data=tiny_data, progress=False)
+    patient = run_experiment(config("uninterrupted", 4), data=tiny_data, progress=False)
+    assert resumed.extra["best_epoch"] > impatient.extra["best_epoch"]  # so the refit ran again, longer
+    assert resumed.metrics == patient.metrics
+    assert resumed.extra["refit_epochs"] == patient.extra["refit_epochs"]
+    assert _without_times(_log(resumed.run_dir)) == _without_times(_log(patient.run_dir))
+    assert _without_times(_log(resumed.run_dir / "refit")) == _without_times(_log(patient.run_dir / "refit"))
+    refit_checkpoints = resumed.run_dir / "checkpoints" / "refit"
+    assert [p.name for p in refit_checkpoints.iterdir()] == [f"{resumed.extra['refit_epochs']}-epochs"]
+    with pytest.raises(ConfigError, match="train.patience=1.*epoch"):  # it would have stopped sooner
+        run_experiment(config("uninterrupted", 1, resume=True), data=tiny_data, progress=False)
 
 
 def test_an_unknown_early_stopping_metric_fails_before_training(tiny_data, tmp_path):
