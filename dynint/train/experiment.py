@@ -226,8 +226,7 @@ def trained_run(loop: LoopProgress, test: dict[str, float], test_time: float, **
 def run_signature(config: ExperimentConfig) -> dict[str, Any]:
     """The settings a resumed run must share with the run it continues (not where files live)."""
     settings = config_to_dict(config)
-    excluded = ("resume", "checkpoint_dir", "patience")  # patience is checked on resume (`fit`)
-    settings["train"] = {k: v for k, v in settings["train"].items() if k not in excluded}
+    settings["train"] = {k: v for k, v in settings["train"].items() if k not in ("resume", "checkpoint_dir")}
     settings["data"] = {k: v for k, v in settings["data"].items() if k not in ("data_dir", "download")}
     settings.pop("output_dir")
     return settings

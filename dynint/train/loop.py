@@ -109,7 +109,7 @@ def fit(
     `validate=None` there is no validation: all `train.max_epochs` epochs run and the last one
     is kept. With `train.resume`, continue from the latest checkpoint (a finished run is not
     trained further); `signature` (the settings that define the run) must then equal the one
-    the checkpoint was saved with."""
+    the checkpoint was saved with, but for `train.patience` (see `_check_patience`)."""
     steps_per_epoch = batches.num_batches(seed, 1)
     optimizer = make_optimizer(train, steps_per_epoch * train.max_epochs)
     state = init_state(params, optimizer, key)
@@ -163,10 +163,10 @@ def fit(
 def stopping_epoch(values: list[float], patience: int) -> int | None:
     """The epoch (from 1) after which early stopping with `patience` ends a run whose epochs
     scored `values` on validation; None if it would train past them."""
-    best, waited = -math.inf, 0
+    replay = LoopProgress()
     for epoch, value in enumerate(values, 1):
-        best, waited = (value, 0) if value > best else (best, waited + 1)
-        if waited >= patience:
+        replay.record(epoch, value, {})
+        if replay.bad_epochs >= patience:
             return epoch
     return None
 
@@ -184,6 +184,15 @@ def _check_patience(train: TrainConfig, loop: LoopProgress) -> None:
         )
 
 
+def _run_identity(signature: dict[str, Any]) -> dict[str, Any]:
+    """`signature` without `train.patience`, which only decides when to stop and is checked on
+    its own (`_check_patience`), so a run may be resumed with another one."""
+    train = signature.get("train")
+    if not isinstance(train, dict):
+        return signature
+    return {**signature, "train": {k: v for k, v in train.items() if k != "patience"}}
+
+
 def _resume(checkpoints: Checkpoints, state: TrainState, fresh: LoopProgress) -> tuple[TrainState, LoopProgress, Any]:
     """The latest checkpoint's state and progress, and the best epoch's parameters (as `fresh`
     and None when nothing was saved yet)."""
@@ -191,13 +200,10 @@ def _resume(checkpoints: Checkpoints, state: TrainState, fresh: LoopProgress) ->
     if restored is None:
         return state, fresh, None
     state, saved = restored
-    # Checkpoints written before patience left the signature still hold it; it is checked apart.
-    signature = {**saved["signature"]}
-    if isinstance(signature.get("train"), dict):
-        signature["train"] = {k: v for k, v in signature["train"].items() if k != "patience"}
-    if signature != fresh.signature:
-        keys = {**signature, **fresh.signature}
-        changed = sorted(k for k in keys if signature.get(k) != fresh.signature.get(k))
+    signature, expected = _run_identity(saved["signature"]), _run_identity(fresh.signature)
+    if signature != expected:
+        keys = {**signature, **expected}
+        changed = sorted(k for k in keys if signature.get(k) != expected.get(k))
         raise ConfigError(
             f"cannot resume: the checkpoint was saved by a run with other settings ({', '.join(changed)})"
         )
