@@ -99,8 +99,8 @@ _CTR_SPORTS_SEEDS = {"amazon-sports": 3}
 _CTR_SEED_CAPS = {
     "ctr-base": _CTR_SPORTS_SEEDS,
     "din": _CTR_SPORTS_SEEDS,
-    "dien": {**_CTR_SPORTS_SEEDS, "ml-100k": 3},
-    "dien-no-aux": {**_CTR_SPORTS_SEEDS, "ml-100k": 3},
+    "dien": {**_CTR_SPORTS_SEEDS, "ml-100k": 2},
+    "dien-no-aux": {**_CTR_SPORTS_SEEDS, "ml-100k": 2},
     "dien-aigru": {**_CTR_SPORTS_SEEDS, "ml-100k": 1},
     "dien-agru": {**_CTR_SPORTS_SEEDS, "ml-100k": 1},
     "bst": {**_CTR_SPORTS_SEEDS, "ml-100k": 3},
