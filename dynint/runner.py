@@ -6,6 +6,7 @@ The run folder holds the fully resolved `config.yaml`, `provenance.json`, `metri
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -70,8 +71,8 @@ def run_experiment(
     (run_dir / "metrics.jsonl").unlink(missing_ok=True)
     if data_dir is not None:
         config = replace(config, data=replace(config.data, data_dir=str(data_dir)))
+    run_provenance = _session_provenance(config, run_dir)
     write_text_atomic(run_dir / "config.yaml", dump_config(config))
-    run_provenance = provenance()
     write_json_atomic(run_dir / "provenance.json", run_provenance)
 
     data = data or prepare_data(config, data_dir)
@@ -123,6 +124,20 @@ def run_experiment(
     }
     write_json_atomic(run_dir / "result.json", result)
     return RunResult(run_dir, metrics, wall_time, config.split.fit_on_all_interactions, extra)
+
+
+def _session_provenance(config: ExperimentConfig, run_dir: Path) -> dict[str, Any]:
+    """This session's provenance; a run resumed from a checkpoint also keeps, under
+    `earlier_sessions`, the commit, machine and date of each session that trained it before."""
+    current = provenance()
+    previous_path = run_dir / "provenance.json"
+    latest = Path(config.train.checkpoint_dir or run_dir / "checkpoints") / "latest"
+    resumable = latest.is_dir() and any(step.name.isdigit() for step in latest.iterdir())
+    if not (config.train.resume and resumable and previous_path.is_file()):
+        return current
+    previous = json.loads(previous_path.read_text())
+    earlier = [*previous.get("earlier_sessions", []), {key: previous.get(key) for key in ("commit", "machine", "date")}]
+    return {**current, "earlier_sessions": earlier}
 
 
 def _fit_and_evaluate_baseline(

@@ -225,7 +225,8 @@ def _record_summaries(spec: TableSpec, runs: list[dict]) -> dict[str, Any]:
 
 
 def _run_record(run: dict[str, Any]) -> dict[str, Any]:
-    """Where one seed's numbers came from: its code version, machine and date, and its training."""
+    """Where one seed's numbers came from: its code version, machine and date (and those of the
+    sessions it was resumed from), and its training."""
     extra = run.get("extra", {})
     record = {
         "seed": run["seed"],
@@ -234,6 +235,9 @@ def _run_record(run: dict[str, Any]) -> dict[str, Any]:
         "date": run["provenance"]["date"],
         "wall_time_s": run["wall_time_s"],
     }
+    earlier = run["provenance"].get("earlier_sessions")
+    if earlier:  # resumed: the sessions that trained it before the one that finished it
+        record["resumed_from"] = earlier
     for key in ("best_epoch", "epochs", "refit_epochs", "test_before_refit"):
         if key in extra:
             record[key] = extra[key]

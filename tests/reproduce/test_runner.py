@@ -114,6 +114,10 @@ def test_an_interrupted_neural_run_resumes_to_the_uninterrupted_result(tmp_path,
     resumed = reproduce_table(name, results_dir=tmp_path / "b", runs_dir=tmp_path / "runs-b", **options)
     assert resumed["rows"][0]["metrics"] == reference["rows"][0]["metrics"]
     assert resumed["rows"][0]["runs"][0]["epochs"] == 2
+    # The record names the session that trained the first epoch as well as the one that finished.
+    (earlier,) = resumed["rows"][0]["runs"][0]["resumed_from"]
+    assert earlier["commit"] == resumed["rows"][0]["runs"][0]["commit"] and earlier["date"]
+    assert "resumed_from" not in reference["rows"][0]["runs"][0]
 
 
 def test_a_table_built_row_by_row_keeps_earlier_rows_only_while_their_config_is_unchanged(tmp_path, monkeypatch):
