@@ -131,9 +131,15 @@ def _session_provenance(config: ExperimentConfig, run_dir: Path) -> dict[str, An
     `earlier_sessions`, the commit, machine and date of each session that trained it before."""
     current = provenance()
     previous_path = run_dir / "provenance.json"
-    latest = Path(config.train.checkpoint_dir or run_dir / "checkpoints") / "latest"
-    resumable = latest.is_dir() and any(step.name.isdigit() for step in latest.iterdir())
-    if not (config.train.resume and resumable and previous_path.is_file()):
+    latest = config.train.checkpoint_directory(run_dir) / "latest"
+    if not (config.train.resume and previous_path.is_file() and latest.is_dir()):
+        return current
+    from dynint.train.checkpoint import CheckpointSlot  # orbax: only for runs that resume
+
+    slot = CheckpointSlot(latest)
+    saved_epoch = slot.latest_epoch()
+    slot.close()
+    if saved_epoch is None:
         return current
     previous = json.loads(previous_path.read_text())
     earlier = [*previous.get("earlier_sessions", []), {key: previous.get(key) for key in ("commit", "machine", "date")}]

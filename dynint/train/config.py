@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from dynint.errors import ConfigError
@@ -57,6 +58,10 @@ class TrainConfig:
     checkpoint_dir: str | None = None
     resume: bool = False
     refit_for_test: bool = False
+
+    def checkpoint_directory(self, run_dir: str | Path) -> Path:
+        """Where the run in `run_dir` keeps its checkpoints: `checkpoint_dir`, else `run_dir/checkpoints`."""
+        return Path(self.checkpoint_dir or Path(run_dir) / "checkpoints")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "bucket_lengths", tuple(self.bucket_lengths))

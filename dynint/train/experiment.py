@@ -187,7 +187,7 @@ def _refit(
     a run that was resumed with a larger patience and found a later best epoch) is another run,
     and its checkpoints are removed."""
     train = config.train
-    refit_root = Path(train.checkpoint_dir or run_dir / "checkpoints") / "refit"
+    refit_root = train.checkpoint_directory(run_dir) / "refit"
     checkpoint_dir = refit_root / f"{epochs}-epochs"
     for stale in refit_root.iterdir() if refit_root.is_dir() else ():
         if stale != checkpoint_dir:

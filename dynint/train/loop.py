@@ -117,7 +117,7 @@ def fit(
     state = jax.device_put(state, shardings)
     step = make_train_step(loss, optimizer, mesh, shardings)
 
-    checkpoint_dir = Path(train.checkpoint_dir or run_dir / "checkpoints")
+    checkpoint_dir = train.checkpoint_directory(run_dir)
     if train.checkpoint and not train.resume:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)  # a fresh run replaces an earlier run's checkpoints
     checkpoints = Checkpoints(checkpoint_dir) if train.checkpoint else None
