@@ -94,7 +94,7 @@ _SHORT_NEURAL_RUNS = {
 }
 
 # ctr-auc runs 5 seeds on amazon-beauty and for the cheaper rows on ml-100k; amazon-sports gets 3, and
-# the DIEN rows on ml-100k (full 50-item histories there, about 4 minutes per epoch on shared cores) 1,
+# the DIEN rows on ml-100k (mostly full 50-item histories there, 160 to 250 s per epoch on shared cores) 1,
 # to fit 2-core sessions (see its notes).
 _CTR_SPORTS_SEEDS = {"amazon-sports": 3}
 _CTR_SEED_CAPS = {
@@ -264,7 +264,7 @@ TABLES: dict[str, TableSpec] = {
             "AUC and GAUC unchanged. It is deterministic, so its std over seeds is 0.",
             "Seeds: 5 on amazon-beauty and for ctr-base, din and itemknn on ml-100k; 3 on amazon-sports (itemknn "
             "5) and for bst on ml-100k; 1 (seed 0, so std shows 0) for the four DIEN rows on ml-100k, to fit the "
-            "table into 2-core sessions. most of ml-100k's histories fill all 50 positions (Beauty's and Sports' "
+            "table into 2-core sessions. Most of ml-100k's histories fill all 50 positions (Beauty's and Sports' "
             "average about 8 items), so a DIEN epoch there took 160 to 250 s beside another run and 9 to 13 "
             "epochs to early stopping, 30 to 45 minutes per seed. Seeds change initialisation and batch order; "
             "the CTR negatives (ctr.seed 0) are the same for every seed and every model. Runs were made two or "
