@@ -30,7 +30,7 @@ from flax import nnx
 
 from dynint.components import get_model_entry
 from dynint.config import load_config
-from dynint.runner import prepare_data
+from dynint.data.prepared import prepare_data
 from dynint.train import sharding
 from dynint.train.ctr_batches import CTRBatcher, predict_logits
 from dynint.train.ctr_experiment import build_ctr_run_data, ctr_loss_fn

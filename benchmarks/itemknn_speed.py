@@ -34,7 +34,8 @@ def measure_dataset(dataset: str, repeats: int, data_dir: str | None) -> dict:
     from baselines.base import FitData
     from baselines.itemknn import ItemKNN
     from dynint.config.loader import load_config
-    from dynint.runner import evaluate_baseline, prepare_data
+    from dynint.data.prepared import prepare_data
+    from dynint.runner import evaluate_baseline
 
     tuned = REPO_ROOT / "experiments" / "seq-full-ranking" / f"itemknn-{dataset}.yaml"
     config_path = tuned if tuned.exists() else REPO_ROOT / "experiments" / "seq-full-ranking" / "itemknn.yaml"

@@ -19,7 +19,8 @@ import tempfile
 import time
 
 from dynint.config import parse_config
-from dynint.runner import prepare_data, run_experiment
+from dynint.data.prepared import prepare_data
+from dynint.runner import run_experiment
 
 RECBOLE = {"epoch_s": 108.0, "valid_s": 11.7, "peak_memory_gb": 2.3}
 

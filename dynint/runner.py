@@ -19,9 +19,8 @@ from dynint.components import get_model_entry
 from dynint.config.loader import config_to_dict, dump_config
 from dynint.config.schema import ExperimentConfig
 from dynint.data.ctr_samples import CTRSamples, build_ctr_samples
-from dynint.data.interactions import Interactions
-from dynint.data.loading import load_interactions, make_split
-from dynint.data.splits import EvalSet, Split, Stage
+from dynint.data.prepared import PreparedData, prepare_data
+from dynint.data.splits import EvalSet, Stage
 from dynint.errors import ConfigError
 from dynint.eval.ctr_protocol import ctr_metrics, fit_logistic_calibration
 from dynint.eval.protocols import RankingProtocol
@@ -31,25 +30,12 @@ from dynint.provenance import provenance
 
 
 @dataclass(frozen=True)
-class PreparedData:
-    """Preprocessed interactions and their split, reusable across seeds and models."""
-
-    interactions: Interactions
-    split: Split
-
-
-@dataclass(frozen=True)
 class RunResult:
     run_dir: Path
     metrics: dict[str, dict[str, float]]
     wall_time_s: float
     leaky: bool
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def prepare_data(config: ExperimentConfig, data_dir: str | Path | None = None) -> PreparedData:
-    interactions = load_interactions(config.data, data_dir)
-    return PreparedData(interactions, make_split(interactions, config.split))
 
 
 def run_directory(config: ExperimentConfig) -> Path:

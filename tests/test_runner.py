@@ -5,8 +5,9 @@ import pytest
 import yaml
 
 from dynint.config import parse_config
+from dynint.data.prepared import prepare_data
 from dynint.errors import ConfigError
-from dynint.runner import prepare_data, run_experiment
+from dynint.runner import run_experiment
 
 
 def _config(tmp_path, **overrides):

@@ -9,7 +9,7 @@ import shlex
 from pathlib import Path
 
 from dynint.config.loader import apply_overrides, parse_config, read_raw_config
-from dynint.runner import prepare_data
+from dynint.data.prepared import prepare_data
 from dynint.tune.search import (
     ValidationStage,
     search_points,

@@ -21,13 +21,14 @@ from dynint.components import get_model_entry
 from dynint.config import parse_config
 from dynint.config.loader import config_to_dict, load_config
 from dynint.config.schema import ExperimentConfig
+from dynint.data.prepared import PreparedData, prepare_data
 from dynint.errors import ConfigError
 from dynint.provenance import REPO_ROOT, provenance
 from dynint.reproduce.published import s3rec_published
 from dynint.reproduce.render import write_table
 from dynint.reproduce.summary import summarize_runs
 from dynint.reproduce.tables import RowSpec, TableSpec, get_table
-from dynint.runner import PreparedData, prepare_data, run_directory, run_experiment
+from dynint.runner import run_directory, run_experiment
 
 
 def reproduce_table(

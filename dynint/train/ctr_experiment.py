@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -16,6 +16,7 @@ from flax import nnx
 from dynint.components import get_model_entry
 from dynint.config.schema import ExperimentConfig
 from dynint.data.ctr_samples import CTRBatch, CTRData, build_ctr_data
+from dynint.data.prepared import PreparedData
 from dynint.errors import ConfigError
 from dynint.eval.ctr_protocol import HIGHER_IS_BETTER, ctr_metrics
 from dynint.models.auxiliary import training_forward
@@ -26,9 +27,6 @@ from dynint.train.ctr_batches import CTRBatcher, predict_logits
 from dynint.train.experiment import TrainedRun, run_key, train_then_test
 from dynint.train.state import split_model
 from dynint.train.step import LossFn
-
-if TYPE_CHECKING:
-    from dynint.runner import PreparedData
 
 
 def ctr_loss_fn(graphdef: Any) -> LossFn:

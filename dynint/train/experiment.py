@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jax
 import numpy as np
@@ -18,6 +18,7 @@ from jax.sharding import Mesh
 from dynint.components import get_model_entry
 from dynint.config.loader import config_to_dict
 from dynint.config.schema import ExperimentConfig
+from dynint.data.prepared import PreparedData
 from dynint.data.splits import Split, Stage
 from dynint.errors import ConfigError
 from dynint.eval.ranking import evaluate_ranking
@@ -30,9 +31,6 @@ from dynint.train.loop import METRICS_LOG, EpochBatches, LoopProgress, fit
 from dynint.train.scoring import SequenceScorer
 from dynint.train.state import split_model
 from dynint.train.step import LossFn, sequence_loss_fn
-
-if TYPE_CHECKING:
-    from dynint.runner import PreparedData
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jax
 from flax import nnx
@@ -18,6 +18,7 @@ from flax import nnx
 from dynint.components import get_model_entry
 from dynint.config.schema import ExperimentConfig
 from dynint.data.ctr_samples import CTRBatch
+from dynint.data.prepared import PreparedData
 from dynint.errors import ConfigError
 from dynint.eval.multitask_metrics import expert_utilisation, multitask_metric_names, multitask_metrics
 from dynint.models.auxiliary import training_forward
@@ -31,9 +32,6 @@ from dynint.train.ctr_experiment import build_ctr_run_data
 from dynint.train.experiment import TrainedRun, run_key, train_then_test
 from dynint.train.state import split_model
 from dynint.train.step import LossFn
-
-if TYPE_CHECKING:
-    from dynint.runner import PreparedData
 
 
 def multitask_loss_fn(graphdef: Any, config: MultitaskConfig) -> LossFn:

@@ -131,7 +131,8 @@ def test_config_rejects_bad_values_naming_the_key():
 def test_recency_itemknn_beats_popularity_on_real_ml100k_validation(shared_data):
     from baselines.pop import PopRec, PopRecConfig
     from dynint.config import parse_config
-    from dynint.runner import evaluate_baseline, prepare_data
+    from dynint.data.prepared import prepare_data
+    from dynint.runner import evaluate_baseline
 
     config = parse_config({"data": {"name": "ml-100k", "data_dir": str(shared_data)}})
     data = prepare_data(config)

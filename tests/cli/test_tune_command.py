@@ -6,7 +6,7 @@ import yaml
 from dynint.cli import tune_command
 from dynint.cli.main import main
 from dynint.config import load_config
-from dynint.runner import prepare_data
+from dynint.data.prepared import prepare_data
 
 
 class Forbidden:

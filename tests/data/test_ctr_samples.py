@@ -14,8 +14,8 @@ from dynint.data.ctr_samples import (
     sample_unseen_items,
     token_table,
 )
+from dynint.data.prepared import prepare_data
 from dynint.data.ragged import Ragged
-from dynint.runner import prepare_data
 
 MAX_LENGTH = 20
 NEGATIVES = 2

@@ -10,7 +10,8 @@ import pytest
 
 from dynint.config import parse_config
 from dynint.config.schema import ExperimentConfig
-from dynint.runner import RunResult, prepare_data, run_experiment
+from dynint.data.prepared import prepare_data
+from dynint.runner import RunResult, run_experiment
 from dynint.train.compilation import CACHE_ENV
 
 TINY_EXPERIMENT: dict[str, Any] = {

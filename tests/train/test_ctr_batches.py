@@ -11,7 +11,7 @@ from flax import nnx
 
 from dynint.config import parse_config
 from dynint.data.ctr_samples import CTRData, CTRSamples, build_ctr_data
-from dynint.runner import prepare_data
+from dynint.data.prepared import prepare_data
 from dynint.train.ctr_batches import CTRBatcher, length_buckets, predict_logits
 from dynint.train.state import split_model
 from tests.models.ctr.tiny_ctr import tiny_model

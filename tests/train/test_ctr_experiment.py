@@ -3,8 +3,9 @@ import json
 import pytest
 
 from dynint.config import parse_config
+from dynint.data.prepared import prepare_data
 from dynint.errors import ConfigError
-from dynint.runner import prepare_data, run_experiment
+from dynint.runner import run_experiment
 
 
 def _config(shared_data, tmp_path, **train):

@@ -64,7 +64,8 @@ _KILLED_AFTER_FIRST_EPOCH = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
-    from dynint.runner import prepare_data, run_directory
+    from dynint.data.prepared import prepare_data
+    from dynint.runner import run_directory
     from dynint.train.experiment import train_and_evaluate
     from tests.train.conftest import tiny_config
 
@@ -153,7 +154,8 @@ _KILLED_DURING_THE_REFIT = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
-    from dynint.runner import prepare_data, run_directory
+    from dynint.data.prepared import prepare_data
+    from dynint.runner import run_directory
     from dynint.train.experiment import train_and_evaluate
     from tests.train.conftest import tiny_config
 

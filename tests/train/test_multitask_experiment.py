@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from dynint.config import parse_config
+from dynint.data.prepared import prepare_data
 from dynint.errors import ConfigError
-from dynint.runner import prepare_data, run_experiment
+from dynint.runner import run_experiment
 
 
 def _config(shared_data, tmp_path, model=None, **train):

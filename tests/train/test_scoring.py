@@ -3,13 +3,13 @@ import pytest
 from flax import nnx
 
 from dynint.config import parse_config
+from dynint.data.prepared import prepare_data
 from dynint.data.ragged import Ragged
 from dynint.data.splits import EvalSet
 from dynint.eval.protocols import RankingProtocol
 from dynint.eval.ranking import evaluate_ranking, full_ranking_ranks
 from dynint.models.base import ClozeObjective, NextItemObjective
 from dynint.models.sasrec import SASRec
-from dynint.runner import prepare_data
 from dynint.train.scoring import SequenceScorer, query_windows
 from dynint.train.state import split_model
 from tests.models.tiny_models import MAX_LENGTH, NUM_ITEMS, forward, tiny_model

@@ -17,7 +17,8 @@ _ONE_VERSUS_EIGHT_DEVICES = textwrap.dedent(
     import json, sys
     from pathlib import Path
     import jax
-    from dynint.runner import prepare_data, run_directory
+    from dynint.data.prepared import prepare_data
+    from dynint.runner import run_directory
     from dynint.train.experiment import train_and_evaluate
     from tests.train.conftest import tiny_config
 

@@ -6,9 +6,9 @@ import pytest
 
 from dynint.config import parse_config
 from dynint.config.loader import read_raw_config
+from dynint.data.prepared import prepare_data
 from dynint.data.splits import EvalSet
 from dynint.errors import ConfigError
-from dynint.runner import prepare_data
 from dynint.tune.search import ValidationStage, search_points, tune, write_best_config
 from dynint.tune.space import SearchSpace
 
