@@ -4,6 +4,8 @@ Each item belongs to one cluster; clusters sit on a ring. A user starts in a ran
 before each later event moves to a neighbouring cluster with probability `drift_rate`, so drift
 is structured and a sequence model can learn it while a popularity ranking cannot. Items are
 drawn from the current cluster with Zipf popularity (or, with probability `noise`, uniformly).
+Items carry noisy genres and a text description whose words come from their cluster's
+vocabulary at rate `text_informativeness`, the rest from words every cluster shares.
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ class SyntheticConfig:
 
     Lengths are `min_length + Poisson(sequence_length - min_length)`, capped at `max_length`
     when it is set. `genre_accuracy` is how often an item's first genre is its true cluster.
+
+    Item text (`description`, `text_words` words; 0 gives no text field): each word comes from
+    the item's cluster's `cluster_vocabulary` words with probability `text_informativeness`,
+    else from `shared_vocabulary` words used by every cluster, so at 1 the text tells the cluster
+    and at 0 nothing. The text has its own random stream: the events and genres of a seed do not
+    depend on the text settings, and for a seed a word's draws do not depend on the rate.
     """
 
     num_users: int = 2000
@@ -40,6 +48,10 @@ class SyntheticConfig:
     genre_accuracy: float = 0.8
     mean_gap_days: float = 1.0
     start_window_days: float = 180.0
+    text_words: int = 12
+    text_informativeness: float = 0.5
+    cluster_vocabulary: int = 30
+    shared_vocabulary: int = 300
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -60,6 +72,10 @@ class SyntheticConfig:
             ("genre_accuracy", 0.0 <= self.genre_accuracy <= 1.0, "in [0, 1]"),
             ("mean_gap_days", self.mean_gap_days > 0.0, "> 0"),
             ("start_window_days", self.start_window_days >= 0.0, ">= 0"),
+            ("text_words", self.text_words >= 0, ">= 0"),
+            ("text_informativeness", 0.0 <= self.text_informativeness <= 1.0, "in [0, 1]"),
+            ("cluster_vocabulary", self.cluster_vocabulary >= 1, ">= 1"),
+            ("shared_vocabulary", self.shared_vocabulary >= 1, ">= 1"),
         ]
         for key, ok, expected in checks:
             if not ok:
@@ -104,6 +120,10 @@ def generate_drifting_interactions(config: SyntheticConfig) -> tuple[Interaction
     interactions = Interactions.from_raw_ids(user, raw_item + 1, timestamp, source="synthetic")
     item_cluster = np.concatenate([[-1], raw_item_cluster[interactions.item_ids[1:].astype(np.int64) - 1]])
     features = _noisy_genres(rng, config, item_cluster)
+    if config.text_words:
+        raw_text = _cluster_text(config, raw_item_cluster)
+        text = [""] + [raw_text[i] for i in interactions.item_ids[1:].astype(np.int64) - 1]
+        features = replace(features, text={"description": text})
     truth = SyntheticTruth(event_cluster, is_noise, item_cluster, config.num_clusters)
     return replace(interactions, item_features=features), truth
 
@@ -149,3 +169,38 @@ def _noisy_genres(rng: np.random.Generator, config: SyntheticConfig, item_cluste
     ]
     vocabulary = np.array([PADDING_TOKEN] + [f"genre_{g:02d}" for g in range(config.num_clusters)])
     return ItemFeatures(tokens={"genres": Ragged.from_rows(rows)}, vocabularies={"genres": vocabulary})
+
+
+# The text's random stream is seeded by (seed, _TEXT_STREAM), the events' by seed alone.
+_TEXT_STREAM = 1
+_CONSONANTS = "bdfgklmnprstvz"
+_VOWELS = "aeiou"
+
+
+def _cluster_text(config: SyntheticConfig, raw_item_cluster: np.ndarray) -> list[str]:
+    """A description per raw item (0-based id): `text_words` words, each its cluster's with
+    probability `text_informativeness`, else a shared one."""
+    rng = np.random.default_rng((config.seed, _TEXT_STREAM))
+    shape = (len(raw_item_cluster), config.text_words)
+    # Every draw happens whatever the rate, so a word changes only where its coin flip does.
+    informative = rng.random(shape) < config.text_informativeness
+    cluster_word = raw_item_cluster[:, None] * config.cluster_vocabulary + rng.integers(
+        config.cluster_vocabulary, size=shape
+    )
+    shared_word = config.num_clusters * config.cluster_vocabulary + rng.integers(config.shared_vocabulary, size=shape)
+    words = np.where(informative, cluster_word, shared_word)
+    # Shuffled spellings, so that a cluster's words do not share their first syllables.
+    spellings = rng.permutation(config.num_clusters * config.cluster_vocabulary + config.shared_vocabulary)
+    vocabulary = [_pseudo_word(int(i)) for i in spellings]
+    return [" ".join(vocabulary[w] for w in row) for row in words]
+
+
+def _pseudo_word(index: int) -> str:
+    """A pronounceable made-up word, distinct per non-negative index: the consonant-vowel syllables
+    of `index + 70` written in base 70, so every word has two syllables at least ("beba", "bebe")."""
+    syllables = [c + v for c in _CONSONANTS for v in _VOWELS]
+    number, word = index + len(syllables), ""
+    while number:
+        number, digit = divmod(number, len(syllables))
+        word = syllables[digit] + word
+    return word

@@ -103,9 +103,91 @@ def test_genres_are_a_noisy_view_of_the_clusters() -> None:
     assert set(genres.lengths[1:].tolist()) <= {1, 2}
 
 
+def _word_counts(descriptions: list[str]) -> np.ndarray:
+    """`(items, words)` counts of each word in each description."""
+    vocabulary = {word: i for i, word in enumerate(sorted({w for text in descriptions for w in text.split()}))}
+    counts = np.zeros((len(descriptions), len(vocabulary)))
+    for row, text in enumerate(descriptions):
+        for word in text.split():
+            counts[row, vocabulary[word]] += 1
+    return counts
+
+
+def _nearest_neighbour_cluster_accuracy(descriptions: list[str], clusters: np.ndarray) -> float:
+    """How often an item's most TF-IDF-cosine-similar other item is of its own cluster."""
+    counts = _word_counts(descriptions)
+    tfidf = counts * np.log(len(counts) / np.maximum((counts > 0).sum(axis=0), 1))
+    unit = tfidf / np.maximum(np.linalg.norm(tfidf, axis=1, keepdims=True), 1e-12)
+    similarity = unit @ unit.T
+    np.fill_diagonal(similarity, -np.inf)
+    return float((clusters[similarity.argmax(axis=1)] == clusters).mean())
+
+
+def test_text_settings_leave_the_events_and_genres_unchanged() -> None:
+    plain, _ = generate_drifting_interactions(replace(SMALL, text_words=0))
+    for informativeness in (0.0, 0.7):
+        texted, _ = generate_drifting_interactions(replace(SMALL, text_informativeness=informativeness))
+        for name in ("user", "item", "timestamp", "item_ids"):
+            np.testing.assert_array_equal(getattr(plain, name), getattr(texted, name))
+        for part in ("values", "offsets"):
+            np.testing.assert_array_equal(
+                getattr(plain.item_features.tokens["genres"], part),
+                getattr(texted.item_features.tokens["genres"], part),
+            )
+    assert plain.item_features.text == {}
+
+
+def test_text_is_deterministic_for_a_seed_and_changes_with_it() -> None:
+    first, second = generate_drifting_interactions(SMALL)[0], generate_drifting_interactions(SMALL)[0]
+    other = generate_drifting_interactions(replace(SMALL, seed=1))[0]
+    assert first.item_features.text == second.item_features.text
+    assert first.item_features.text["description"] != other.item_features.text["description"]
+
+
+def test_fully_informative_text_uses_only_its_clusters_vocabulary() -> None:
+    config = replace(SMALL, text_informativeness=1.0, text_words=10, cluster_vocabulary=15)
+    interactions, truth = generate_drifting_interactions(config)
+    descriptions = interactions.item_features.text["description"]
+    assert descriptions[0] == "" and all(len(text.split()) == 10 for text in descriptions[1:])
+    words_of = [
+        set().union(*(descriptions[i].split() for i in np.flatnonzero(truth.item_cluster == c))) for c in range(8)
+    ]
+    assert all(len(words) <= 15 for words in words_of)
+    assert all(not words_of[a] & words_of[b] for a in range(8) for b in range(a))
+    assert _nearest_neighbour_cluster_accuracy(descriptions[1:], truth.item_cluster[1:]) > 0.95
+
+
+def test_uninformative_text_tells_nothing_about_the_cluster() -> None:
+    config = replace(SMALL, num_items=1000, text_informativeness=0.0)
+    interactions, truth = generate_drifting_interactions(config)
+    accuracy = _nearest_neighbour_cluster_accuracy(
+        interactions.item_features.text["description"][1:], truth.item_cluster[1:]
+    )
+    # Chance is 1/8 = 0.125; with about 1000 items its standard error is about 0.01.
+    assert accuracy == pytest.approx(1 / 8, abs=0.04)
+
+
+def test_partly_informative_text_sits_between_chance_and_certainty() -> None:
+    config = replace(SMALL, num_items=1000, text_informativeness=0.3)
+    interactions, truth = generate_drifting_interactions(config)
+    accuracy = _nearest_neighbour_cluster_accuracy(
+        interactions.item_features.text["description"][1:], truth.item_cluster[1:]
+    )
+    assert 0.3 < accuracy < 0.95
+
+
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("num_items", 5), ("drift_rate", 1.5), ("sequence_length", 2), ("noise", -0.1), ("max_length", 10)],
+    [
+        ("num_items", 5),
+        ("drift_rate", 1.5),
+        ("sequence_length", 2),
+        ("noise", -0.1),
+        ("max_length", 10),
+        ("text_informativeness", 1.5),
+        ("text_words", -1),
+        ("cluster_vocabulary", 0),
+    ],
 )
 def test_config_rejects_bad_values_naming_the_key(key: str, value: float) -> None:
     with pytest.raises(ConfigError, match=key):
