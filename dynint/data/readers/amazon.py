@@ -1,7 +1,7 @@
 """Amazon review data (McAuley et al.): the 2014 rating CSVs and 5-core reviews, and the 2023 JSON lines.
 
-Metadata, when given, yields token features `categories` and `brand` and text `title`; `.gz` files are
-read as they are.
+Metadata, when given, yields token features `categories` and `brand` and text `title` and `description`;
+`.gz` files are read as they are.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def read_amazon_ratings_csv(path: Path | str) -> Interactions:
 
 def read_amazon_5core(reviews_path: Path | str, meta_path: Path | str | None = None) -> Interactions:
     """2014 `reviews_CATEGORY_5.json.gz` (keys reviewerID, asin, overall, unixReviewTime) and optional
-    `meta_CATEGORY.json.gz`, whose lines are Python dict literals (asin, title, brand, categories)."""
+    `meta_CATEGORY.json.gz`, whose lines are Python dict literals (asin, title, brand, categories, description)."""
     interactions = _read_reviews(reviews_path, ("reviewerID", "asin", "overall", "unixReviewTime"), 1)
     if meta_path is None:
         return interactions
@@ -36,7 +36,8 @@ def read_amazon_5core(reviews_path: Path | str, meta_path: Path | str | None = N
 
 def read_amazon_2023_jsonl(path: Path | str, meta_path: Path | str | None = None) -> Interactions:
     """2023 reviews `CATEGORY.jsonl[.gz]` (user_id, parent_asin, rating, timestamp in milliseconds, stored
-    as seconds) and optional `meta_CATEGORY.jsonl[.gz]` (parent_asin, title, categories, store as brand)."""
+    as seconds) and optional `meta_CATEGORY.jsonl[.gz]` (parent_asin, title, categories, store as brand,
+    description as a list of paragraphs)."""
     interactions = _read_reviews(path, ("user_id", "parent_asin", "rating", "timestamp"), 1000)
     if meta_path is None:
         return interactions
@@ -60,9 +61,10 @@ def _read_reviews(path: Path | str, keys: tuple[str, str, str, str], units_per_s
 
 
 def _with_meta(interactions: Interactions, path: Path | str, item_key: str, brand_key: str) -> Interactions:
-    """Attach categories (flattened, first occurrence kept), brand and title of the items that have events."""
+    """Attach categories (flattened, first occurrence kept), brand, title and description of the items that
+    have events."""
     known = set(interactions.item_ids[1:].tolist())
-    categories, brands, titles = {}, {}, {}
+    categories, brands, titles, descriptions = {}, {}, {}, {}
     for number, record in read_json_lines(path, python_literals=True):
         item = _require_string(path, number, record, item_key)
         if item not in known:
@@ -74,7 +76,21 @@ def _with_meta(interactions: Interactions, path: Path | str, item_key: str, bran
         title = record.get("title")
         if isinstance(title, str):
             titles[item] = title
-    return with_item_features(interactions, path, {"categories": categories, "brand": brands}, {"title": titles})
+        description = _description(path, number, record.get("description"))
+        if description:
+            descriptions[item] = description
+    text = {"title": titles, "description": descriptions}
+    return with_item_features(interactions, path, {"categories": categories, "brand": brands}, text)
+
+
+def _description(path: Path | str, line: int, description: Any) -> str:
+    """2014 metadata has one string, 2023 metadata a list of paragraphs (joined by spaces); absent is ""."""
+    paragraphs = description if isinstance(description, list) else [description or ""]
+    if not all(isinstance(paragraph, str) for paragraph in paragraphs):
+        raise DataFormatError(
+            path, f"expected 'description' to be a string or a list of strings, got {description!r}", line
+        )
+    return " ".join(paragraph.strip() for paragraph in paragraphs if paragraph.strip())
 
 
 def _flatten_categories(path: Path | str, line: int, categories: Any) -> list[str]:

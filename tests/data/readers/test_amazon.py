@@ -27,7 +27,8 @@ REVIEWS_2014 = [
 # The 2014 metadata is written with Python's repr, not JSON (single quotes), one dict per line.
 META_2014 = [
     "{'asin': '7806397051', 'title': 'Mineral Powder, Deep', 'price': 8.99, 'salesRank': {'Beauty': 112},"
-    " 'categories': [['Beauty', 'Makeup', 'Face'], ['Beauty', 'Makeup', 'Powder']], 'brand': 'Bare'}",
+    " 'categories': [['Beauty', 'Makeup', 'Face'], ['Beauty', 'Makeup', 'Powder']], 'brand': 'Bare',"
+    " 'description': 'A loose powder. '}",
     "{'asin': '0000000000', 'title': 'Not reviewed', 'categories': [['Beauty']]}",
 ]
 
@@ -74,6 +75,7 @@ def test_2014_5core_reviews_with_literal_metadata(tmp_path):
     assert tokens_of(interactions, "7806397051", "brand") == ["Bare"]
     assert tokens_of(interactions, "9759091062", "categories") == []  # no metadata line for this item
     assert interactions.item_features.text["title"][item_index(interactions, "7806397051")] == "Mineral Powder, Deep"
+    assert interactions.item_features.text["description"][1:] == ["A loose powder.", ""]
     assert "Not reviewed" not in interactions.item_features.vocabularies["categories"]
     assert str(meta) in interactions.source
 
@@ -91,7 +93,7 @@ def test_2023_jsonl_stores_seconds_and_reads_store_as_brand(tmp_path):
         {"main_category": "All Beauty", "title": "Howard LC0008 Leather Conditioner", "average_rating": 4.8,
          "categories": [], "store": "Howard Products", "parent_asin": "B00YQ6X8EO"},
         {"main_category": "All Beauty", "title": "Yes To Tomatoes", "categories": ["Beauty", "Skin Care"],
-         "store": None, "parent_asin": "B08BZ63GMJ"},
+         "store": None, "parent_asin": "B08BZ63GMJ", "description": ["Daily cleanser.", "", "Gentle."]},
     ]  # fmt: skip
     path = write_gzip(tmp_path / "All_Beauty.jsonl.gz", [json.dumps(r) for r in reviews])
     interactions = read_amazon_2023_jsonl(
@@ -103,6 +105,7 @@ def test_2023_jsonl_stores_seconds_and_reads_store_as_brand(tmp_path):
     assert tokens_of(interactions, "B08BZ63GMJ", "brand") == []
     assert tokens_of(interactions, "B08BZ63GMJ", "categories") == ["Beauty", "Skin Care"]
     assert interactions.item_features.text["title"][1:] == ["Howard LC0008 Leather Conditioner", "Yes To Tomatoes"]
+    assert interactions.item_features.text["description"][1:] == ["", "Daily cleanser. Gentle."]
 
 
 def test_ratings_csv_short_line_names_file_and_line(tmp_path):
@@ -152,3 +155,10 @@ def test_2023_review_missing_parent_asin_names_file_and_line(tmp_path):
     path = write(tmp_path / "All_Beauty.jsonl", ['{"user_id": "U1", "asin": "B1", "rating": 5.0, "timestamp": 1}'])
     with pytest.raises(DataFormatError, match=r"All_Beauty\.jsonl, line 1: expected the key 'parent_asin'"):
         read_amazon_2023_jsonl(path)
+
+
+def test_metadata_description_of_the_wrong_type_names_file_and_line(tmp_path):
+    reviews = write_gzip(tmp_path / "reviews_Beauty_5.json.gz", [json.dumps(r) for r in REVIEWS_2014])
+    meta = write_gzip(tmp_path / "meta_Beauty.json.gz", ["{'asin': '7806397051', 'description': 42}"])
+    with pytest.raises(DataFormatError, match=r"meta_Beauty\.json\.gz, line 1: expected 'description' to be a string"):
+        read_amazon_5core(reviews, meta)
