@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from dynint.config.typed import POLYMORPHIC
 from dynint.data.synthetic import SyntheticConfig
+from dynint.errors import ConfigError
 from dynint.eval.ctr_protocol import CTRProtocol
 from dynint.eval.protocols import RankingProtocol
 from dynint.train.config import TrainConfig
@@ -42,15 +43,28 @@ class DataConfig:
 class SplitConfig:
     """How events are divided into training, validation and test.
 
+    `kind`: `leave-one-out` (per user, the last event is the test target and the second to last
+    the validation target), `temporal` (the latest `test_fraction` of events by time are the test
+    window, the `valid_fraction` before them the validation window) or `cold-items` (item cold
+    start: a `cold_item_fraction` share of the items, drawn with `cold_item_seed`, never occurs
+    in training and supplies the validation targets, another such share the test targets; see
+    `dynint.data.splits.cold_item_split`).
+
     `fit_on_all_interactions` LEAKS the validation and test answers into what models fit on
     (e.g. popularity counted over every event). It exists only to reproduce published numbers
     that were computed that way; results produced with it are labelled as leaky.
     """
 
-    kind: Literal["leave-one-out", "temporal"] = "leave-one-out"
+    kind: Literal["leave-one-out", "temporal", "cold-items"] = "leave-one-out"
     valid_fraction: float = 0.1
     test_fraction: float = 0.1
+    cold_item_fraction: float = 0.1
+    cold_item_seed: int = 0
     fit_on_all_interactions: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 < self.cold_item_fraction < 0.5:
+            raise ConfigError(f"split.cold_item_fraction={self.cold_item_fraction!r}: expected a number in (0, 0.5)")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 from dynint.config.schema import DataConfig, SplitConfig
 from dynint.data.interactions import Interactions
 from dynint.data.preprocess import preprocess
-from dynint.data.splits import Split, leave_one_out_split, temporal_split
+from dynint.data.splits import Split, cold_item_split, leave_one_out_split, temporal_split
 
 SYNTHETIC = "synthetic"
 
@@ -36,6 +36,9 @@ def load_interactions(config: DataConfig, data_dir: str | Path | None = None) ->
 
 
 def make_split(interactions: Interactions, config: SplitConfig) -> Split:
+    """The split `config.kind` names, with its settings from `config`."""
     if config.kind == "leave-one-out":
         return leave_one_out_split(interactions)
+    if config.kind == "cold-items":
+        return cold_item_split(interactions, config.cold_item_fraction, config.cold_item_seed)
     return temporal_split(interactions, config.valid_fraction, config.test_fraction)

@@ -1,4 +1,4 @@
-"""Leakage-free evaluation splits: leave-one-out and global temporal.
+"""Leakage-free evaluation splits: leave-one-out, global temporal and item cold start.
 
 A `Split` keeps per-user training sequences (the only source of training inputs and
 targets) apart from the validation and test `EvalSet`s. `visible(stage)` says which events a
@@ -7,7 +7,7 @@ model or baseline may fit on before it is evaluated on that stage.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -43,6 +43,8 @@ class Split:
     events). `all_events` is every event, kept only for the explicitly leaky protocol option.
     `test_visible_timestamps` / `all_timestamps` hold the times of those events (None in splits
     built without them); `visible_timestamps(stage)` pairs with `visible(stage)`.
+    `cold_items[stage]` lists, for the item cold-start split, the items held out of everything a
+    model may see before `stage` (empty for the other splits).
     """
 
     kind: str
@@ -56,6 +58,7 @@ class Split:
     all_events: Ragged
     test_visible_timestamps: Ragged | None = None
     all_timestamps: Ragged | None = None
+    cold_items: dict[str, np.ndarray] = field(default_factory=dict)
 
     def visible(self, stage: Stage) -> Ragged:
         """Per-user events a model may fit on before being evaluated on `stage`."""
@@ -163,8 +166,71 @@ def temporal_split(interactions: Interactions, valid_fraction: float = 0.1, test
     )
 
 
+def cold_item_split(interactions: Interactions, cold_item_fraction: float = 0.1, seed: int = 0) -> Split:
+    """Item cold start: rank items that no training event mentions.
+
+    The items are shuffled with `seed` and cut into validation-cold and test-cold items (each a
+    `cold_item_fraction` share, rounded) and warm items (the rest). Training holds every warm
+    event and nothing else. A validation row is a user's first event on a validation-cold item
+    with the user's earlier warm events as history; a test row a user's first event on a
+    test-cold item with the user's earlier warm and validation-cold events as history, since at
+    test time a model may also see the validation events: `visible("test")` is every event on a
+    warm or validation-cold item. Test-cold items appear nowhere but in test targets, and
+    validation-cold items nowhere in training. A user whose first such event has no visible event
+    before it is judged on their first one that has (a history to recommend from).
+    """
+    num_items = interactions.num_items
+    if not 0 < cold_item_fraction < 0.5:
+        raise ValueError(f"cold_item_fraction={cold_item_fraction}: expected a number in (0, 0.5)")
+    num_cold = round(cold_item_fraction * num_items)
+    if num_cold < 1 or 2 * num_cold >= num_items:
+        raise ValueError(
+            f"{interactions.source or 'data'}: cold_item_fraction={cold_item_fraction} of {num_items} items gives "
+            f"{num_cold} cold items per stage; expected at least 1, leaving at least one warm item"
+        )
+    shuffled = np.random.default_rng(seed).permutation(np.arange(1, num_items + 1))
+    cold_items = {"valid": np.sort(shuffled[:num_cold]), "test": np.sort(shuffled[num_cold : 2 * num_cold])}
+    sequences, times = interactions.user_sequences()
+    is_valid_cold = np.isin(sequences.values, cold_items["valid"])
+    is_test_cold = np.isin(sequences.values, cold_items["test"])
+    warm = ~is_valid_cold & ~is_test_cold
+    train, test_visible = _prefix(sequences, warm), _prefix(sequences, ~is_test_cold)
+    return Split(
+        kind="cold-items",
+        num_users=interactions.num_users,
+        num_items=num_items,
+        train=train,
+        train_timestamps=_prefix(times, warm),
+        valid=_first_target_after_history(sequences, times, is_valid_cold, warm, train),
+        test=_first_target_after_history(sequences, times, is_test_cold, ~is_test_cold, test_visible),
+        test_visible=test_visible,
+        all_events=sequences,
+        test_visible_timestamps=_prefix(times, ~is_test_cold),
+        all_timestamps=times,
+        cold_items=cold_items,
+    )
+
+
+def _first_target_after_history(
+    sequences: Ragged, times: Ragged, is_target: np.ndarray, visible: np.ndarray, visible_rows: Ragged
+) -> EvalSet:
+    """Per user, the first target event preceded by at least one visible event; its history is the
+    user's visible events before it (a prefix of `visible_rows`, which is `_prefix(sequences, visible)`)."""
+    visible_so_far = np.concatenate([[0], np.cumsum(visible)])
+    row_ids = sequences.row_ids()
+    visible_before = visible_so_far[:-1] - visible_so_far[sequences.offsets[row_ids]]
+    candidates = np.flatnonzero(is_target & (visible_before > 0))
+    users, first = np.unique(row_ids[candidates], return_index=True)
+    events = candidates[first]
+    lengths = visible_before[events]
+    starts = np.repeat(visible_rows.offsets[users], lengths)
+    within = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    histories = Ragged.from_lengths(visible_rows.values[starts + within], lengths)
+    return EvalSet(users.astype(np.int64), sequences.values[events], histories, times.values[events].astype(np.float64))
+
+
 def _prefix(rows: Ragged, keep: np.ndarray) -> Ragged:
-    """Per row, the values whose `keep` flag is set (a chronological prefix here)."""
+    """Per row, the values whose `keep` flag is set, in order."""
     # bincount rather than add.reduceat, which fails when the last rows are empty (offset == len(values)).
     lengths = np.bincount(rows.row_ids()[keep], minlength=len(rows))
     return Ragged.from_lengths(rows.values[keep], lengths)

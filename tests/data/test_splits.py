@@ -12,8 +12,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from dynint.config.schema import SplitConfig
 from dynint.data.interactions import PADDING_TOKEN, Interactions
-from dynint.data.splits import Split, leave_one_out_split, temporal_split
+from dynint.data.loading import make_split
+from dynint.data.splits import Split, cold_item_split, leave_one_out_split, temporal_split
+from dynint.errors import ConfigError
 
 
 def reference_sequences(interactions: Interactions) -> tuple[list[list[int]], list[list[float]]]:
@@ -89,6 +92,84 @@ def assert_temporal_invariants(interactions: Interactions, split: Split) -> None
         assert split.test.histories[row].tolist() == items[u][: n_visible[u]]
         assert split.test.targets[row] == items[u][n_visible[u]]
         assert test_start <= split.test.timestamps[row] == times[u][n_visible[u]]
+
+
+def assert_cold_item_invariants(interactions: Interactions, split: Split, fraction: float) -> None:
+    """Training is every warm event; test-visible every event but those on test-cold items; each
+    stage's target is a user's first event on one of its cold items that has a visible event
+    before it, with exactly the visible events before it as history. Test-cold items occur only
+    as test targets, validation-cold items never in training."""
+    items, times = reference_sequences(interactions)
+    valid_cold, test_cold = set(split.cold_items["valid"].tolist()), set(split.cold_items["test"].tolist())
+    expected_size = round(fraction * interactions.num_items)
+    assert len(valid_cold) == len(test_cold) == expected_size and not valid_cold & test_cold
+    assert valid_cold | test_cold <= set(range(1, interactions.num_items + 1))
+    assert split.visible("valid") is split.train and split.visible("test") is split.test_visible
+    assert len(split.train) == len(split.test_visible) == interactions.num_users
+    for u, seq in enumerate(items):
+        warm = [(i, t) for i, t in zip(seq, times[u], strict=True) if i not in valid_cold | test_cold]
+        known = [(i, t) for i, t in zip(seq, times[u], strict=True) if i not in test_cold]
+        assert split.train[u].tolist() == [i for i, _ in warm]
+        assert split.train_timestamps[u].tolist() == [t for _, t in warm]
+        assert split.test_visible[u].tolist() == [i for i, _ in known]
+        assert split.test_visible_timestamps[u].tolist() == [t for _, t in known]
+
+    for stage, cold, hidden in (("valid", valid_cold, valid_cold | test_cold), ("test", test_cold, test_cold)):
+        expected = {}
+        for u, seq in enumerate(items):
+            for p, item in enumerate(seq):
+                history = [i for i in seq[:p] if i not in hidden]
+                if item in cold and history:
+                    expected[u] = (item, times[u][p], history, max(times[u][:p]))
+                    break
+        rows = split.eval_set(stage)
+        np.testing.assert_array_equal(rows.users, sorted(expected))
+        for row, u in enumerate(rows.users):
+            target, time, history, latest_seen = expected[u]
+            assert (rows.targets[row], rows.timestamps[row]) == (target, time)
+            assert rows.histories[row].tolist() == history
+            assert latest_seen <= time
+    seen_in_training = set(split.train.values.tolist())
+    assert not seen_in_training & (valid_cold | test_cold)
+    assert not set(split.test_visible.values.tolist()) & test_cold
+    for rows in (split.valid, split.test):
+        assert not set(rows.histories.values.tolist()) & test_cold
+    assert not set(split.valid.histories.values.tolist()) & valid_cold
+    assert set(split.valid.targets.tolist()) <= valid_cold and set(split.test.targets.tolist()) <= test_cold
+
+
+def test_cold_items_on_ml100k_have_no_leakage(ml100k: Interactions) -> None:
+    split = cold_item_split(ml100k, cold_item_fraction=0.1, seed=0)
+    assert split.kind == "cold-items"
+    assert_cold_item_invariants(ml100k, split, 0.1)
+    # Nearly every user meets a cold item at each stage.
+    assert len(split.valid) > 0.9 * ml100k.num_users and len(split.test) > 0.9 * ml100k.num_users
+
+
+def test_cold_items_are_deterministic_for_a_seed_and_change_with_it(ml100k: Interactions) -> None:
+    first, again, other = (cold_item_split(ml100k, 0.1, seed) for seed in (0, 0, 1))
+    for stage in ("valid", "test"):
+        np.testing.assert_array_equal(first.cold_items[stage], again.cold_items[stage])
+        np.testing.assert_array_equal(first.eval_set(stage).targets, again.eval_set(stage).targets)
+        assert not np.array_equal(first.cold_items[stage], other.cold_items[stage])
+    np.testing.assert_array_equal(first.train.values, again.train.values)
+
+
+def test_make_split_builds_the_configured_cold_item_split(ml100k: Interactions) -> None:
+    split = make_split(ml100k, SplitConfig(kind="cold-items", cold_item_fraction=0.2, cold_item_seed=3))
+    np.testing.assert_array_equal(split.cold_items["test"], cold_item_split(ml100k, 0.2, 3).cold_items["test"])
+    assert len(split.cold_items["valid"]) == round(0.2 * ml100k.num_items)
+    assert leave_one_out_split(ml100k).cold_items == {}
+
+
+def test_cold_item_fraction_is_checked() -> None:
+    with pytest.raises(ConfigError, match=r"split\.cold_item_fraction=0\.5"):
+        SplitConfig(kind="cold-items", cold_item_fraction=0.5)
+    log = _log([0, 0, 0], [1, 2, 3], [0, 1, 2], num_users=1, num_items=3)
+    with pytest.raises(ValueError, match="gives 0 cold items per stage"):
+        cold_item_split(log, cold_item_fraction=0.1)
+    with pytest.raises(ValueError, match=r"expected a number in \(0, 0\.5\)"):
+        cold_item_split(log, cold_item_fraction=0.0)
 
 
 def test_leave_one_out_on_beauty_has_no_leakage(beauty: Interactions) -> None:
@@ -180,10 +261,21 @@ def test_temporal_split_has_no_leakage_on_random_logs(log: Interactions, fractio
     assert_temporal_invariants(log, split)
 
 
-@pytest.mark.parametrize("kind", ["leave-one-out", "temporal"])
+@_PROPERTY_SETTINGS
+@given(interaction_logs(), st.sampled_from([0.2, 0.3, 0.4]), st.integers(0, 3))
+def test_cold_items_have_no_leakage_on_random_logs(log: Interactions, fraction: float, seed: int) -> None:
+    try:
+        split = cold_item_split(log, fraction, seed)
+    except ValueError as error:
+        assert "cold items per stage" in str(error)
+        assume(False)
+    assert_cold_item_invariants(log, split, fraction)
+
+
+@pytest.mark.parametrize("kind", ["leave-one-out", "temporal", "cold-items"])
 def test_visible_timestamps_are_the_times_of_the_visible_events(kind: str) -> None:
     log = _log([0, 0, 0, 0, 1, 1, 1], [1, 2, 3, 4, 2, 3, 1], [0, 1, 2, 3, 4, 5, 6], num_users=2, num_items=4)
-    split = leave_one_out_split(log) if kind == "leave-one-out" else temporal_split(log, 0.3, 0.3)
+    split = make_split(log, SplitConfig(kind=kind, valid_fraction=0.3, test_fraction=0.3, cold_item_fraction=0.25))
     times_of = {(int(u), int(i)): t for u, i, t in zip(log.user, log.item, log.timestamp, strict=True)}
     for stage in ("valid", "test"):
         visible, stamps = split.visible(stage), split.visible_timestamps(stage)
