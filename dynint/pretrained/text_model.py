@@ -19,7 +19,8 @@ class TextEmbedder(Protocol):
     `fingerprint` identifies the weights (the SHA-256 of the weight file or files), `pooling` the
     way hidden states become a vector ("mean", "cls", "last", plus "+normalize" where the vector
     is L2-normalised); together with the text they key the embedding cache. `max_length` is the
-    longest token sequence the model reads (longer ones are truncated by `tokenize`).
+    longest token sequence the model reads (longer ones are truncated by `tokenize`). An embedder
+    may also name its compute dtype in `dtype` ("float32" when absent), which keys the cache too.
     """
 
     name: str
@@ -34,5 +35,7 @@ class TextEmbedder(Protocol):
 
     def embed_tokens(self, token_ids: jax.Array, valid: jax.Array) -> jax.Array:
         """`(B, L)` token ids (padding anywhere `valid` is False) -> `(B, dimension)` float32 vectors.
-        A pure function of the weights and its inputs, safe to `jax.jit`."""
+        A pure function of the weights and its inputs. `encode_texts` jit-compiles it with the
+        weights as arguments when the embedder is an `nnx.Module`; any other embedder compiles it
+        itself (as `LlamaEmbedder` does), since a jitted closure would bake the weights in as constants."""
         ...
