@@ -18,7 +18,7 @@ from dynint.errors import DataFormatError
 from dynint.pretrained.safetensors_checkpoint import sha256_of_file
 
 # llama.cpp's tensor names -> Hugging Face's ("{}" is the block index).
-_TENSOR_NAMES = {
+GGUF_TENSOR_NAMES = {
     "token_embd.weight": "model.embed_tokens.weight",
     "output_norm.weight": "model.norm.weight",
     "output.weight": "lm_head.weight",
@@ -139,7 +139,7 @@ def _hf_tensor_names(stored: dict[str, Any], num_layers: int, path: Path) -> dic
     """GGUF name -> Hugging Face name for every stored tensor, after checking that none is missing
     or unexpected."""
     expected = {}
-    for gguf_name, hf_name in _TENSOR_NAMES.items():
+    for gguf_name, hf_name in GGUF_TENSOR_NAMES.items():
         blocks = range(num_layers) if "{}" in gguf_name else [None]
         expected.update({gguf_name.format(block): hf_name.format(block) for block in blocks})
     for gguf_name in stored:

@@ -401,7 +401,9 @@ def llama_partition_specs(state: nnx.State, model_axis_size: int) -> Any:
     that `model_axis_size` does not divide stays replicated."""
 
     def spec(path: tuple[Any, ...], leaf: Any) -> PartitionSpec:
-        name = _path_name(tuple(getattr(key, "key", getattr(key, "idx", key)) for key in path))
+        # Variables add a trailing `.value` attribute to the path; the name is the module path.
+        keys = (getattr(key, "key", getattr(key, "idx", None)) for key in path)
+        name = _path_name(tuple(key for key in keys if key is not None))
         rule = next(rule for pattern, rule in LLAMA_PARAMETER_RULES if re.fullmatch(pattern, name))
         shape = np.shape(leaf)
         axes = [axis if axis is None or shape[i] % model_axis_size == 0 else None for i, axis in enumerate(rule)]
