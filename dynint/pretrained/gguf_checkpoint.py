@@ -128,11 +128,17 @@ def _hf_config(metadata: _Metadata, tied: bool) -> dict[str, Any]:
         "num_attention_heads": heads,
         "num_key_value_heads": int(key("attention.head_count_kv", heads)),
         "head_dim": head_dim,
-        "rope_theta": float(key("rope.freq_base", 10000.0)),
-        "rms_norm_eps": float(key("attention.layer_norm_rms_epsilon")),
+        "rope_theta": _shortest_float(key("rope.freq_base", 10000.0)),
+        "rms_norm_eps": _shortest_float(key("attention.layer_norm_rms_epsilon")),
         "max_position_embeddings": int(key("context_length")),
         "tie_word_embeddings": tied,
     }
+
+
+def _shortest_float(value: float) -> float:
+    """A float32 header value as the shortest decimal that rounds to it (1e-05, not 9.9999997e-06),
+    which is what the original config.json said."""
+    return float(str(np.float32(value)))
 
 
 def _hf_tensor_names(stored: dict[str, Any], num_layers: int, path: Path) -> dict[str, str]:
