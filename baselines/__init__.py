@@ -6,6 +6,7 @@ To add one: write `baselines/NAME.py` with a config dataclass (first field `name
 
 from baselines.base import Baseline, FitData
 from baselines.content import ContentBased, ContentConfig
+from baselines.content_pretrained import PretrainedContent, PretrainedContentConfig
 from baselines.hybrid import Hybrid, HybridConfig
 from baselines.itemknn import ItemKNN, ItemKNNConfig
 from baselines.pop import PopRec, PopRecConfig
@@ -14,6 +15,7 @@ BASELINES: dict[str, tuple[type, type[Baseline]]] = {
     "poprec": (PopRecConfig, PopRec),
     "itemknn": (ItemKNNConfig, ItemKNN),
     "content": (ContentConfig, ContentBased),
+    "content-pretrained": (PretrainedContentConfig, PretrainedContent),
     "hybrid": (HybridConfig, Hybrid),
 }
 
