@@ -53,7 +53,12 @@ def reproduce_table(
     seed_count = seeds if seeds is not None else spec.default_seeds
     chosen_rows = _chosen_rows(spec, rows)
     chosen = datasets or spec.datasets
-    jobs = [(dataset, row, _row_seeds(row, dataset, seed_count)) for dataset in chosen for row in chosen_rows]
+    jobs = [
+        (dataset, row, _row_seeds(row, dataset, seed_count))
+        for dataset in chosen
+        for row in chosen_rows
+        if row.runs_on(dataset)
+    ]
     prepared: dict[str, PreparedData] = {}
     table_rows = []
     bar = tqdm(

@@ -19,7 +19,8 @@ class RowSpec:
     `max_seeds` caps the row's seeds below the table's (for the costliest rows; the table's notes
     must say so), and `overrides` are dotted config overrides the table applies to the config
     (`"train.max_epochs=40"`), both recorded with the row. Either may be given per data set as a
-    mapping; data sets it does not name get no cap and no overrides."""
+    mapping; data sets it does not name get no cap and no overrides. `datasets` limits the row to
+    those of the table's data sets it can run on (a text model needs item text); None: all."""
 
     model: str
     config: str
@@ -27,6 +28,10 @@ class RowSpec:
     notes: str = ""
     max_seeds: int | Mapping[str, int] | None = None
     overrides: tuple[str, ...] | Mapping[str, tuple[str, ...]] = ()
+    datasets: tuple[str, ...] | None = None
+
+    def runs_on(self, dataset: str) -> bool:
+        return self.datasets is None or dataset in self.datasets
 
     def seed_cap(self, dataset: str) -> int | None:
         return self.max_seeds.get(dataset) if isinstance(self.max_seeds, Mapping) else self.max_seeds
@@ -174,6 +179,63 @@ WALL_TIME_NOTE = (
     "Wall times are per run on the 2-core machine while other runs of this table shared it (up to five at once), "
     "so they are not speed measurements; `python benchmarks/sasrec_speed.py` measures SASRec's speed alone."
 )
+
+
+# text-enhanced: SASRec-CE with each item representation, warm (leave-one-out) and under item cold
+# start, beside the content baselines; DIEN with and without item content under the CTR protocol.
+_COLD = ("split.kind=cold-items",)
+_TEXT_DATASETS = ("ml-100k",)  # the S3-Rec Beauty / Sports files carry attribute ids, no text
+_SASREC_TEXT_RUNS = {"ml-100k": ("train.max_epochs=100",), "amazon-sports": ("model.hidden_size=128",)}
+
+
+def _with_cold(overrides: Mapping[str, tuple[str, ...]], datasets: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    return {dataset: (*overrides.get(dataset, ()), *_COLD) for dataset in datasets}
+
+
+_ALL_DATASETS = ("ml-100k", "amazon-beauty", "amazon-sports")
+
+
+def _text_enhanced_rows() -> tuple[RowSpec, ...]:
+    """Warm and cold rows of every SASRec item representation and content baseline."""
+    sasrec = (
+        ("sasrec-id", "text-enhanced/sasrec-id.yaml", None),
+        ("sasrec-text-init", "text-enhanced/sasrec-text-init.yaml", _TEXT_DATASETS),
+        ("sasrec-text-adaptor", "text-enhanced/sasrec-text-adaptor.yaml", _TEXT_DATASETS),
+        ("sasrec-text-adaptor-smollm2", "text-enhanced/sasrec-text-adaptor-smollm2.yaml", _TEXT_DATASETS),
+        ("sasrec-id+text", "text-enhanced/sasrec-id-text.yaml", _TEXT_DATASETS),
+        ("sasrec-id+attributes", "text-enhanced/sasrec-id-attributes.yaml", None),
+    )
+    rows = []
+    for protocol in ("warm", "cold"):
+        for name, config, datasets in sasrec:
+            runs = datasets or _ALL_DATASETS
+            overrides = _SASREC_TEXT_RUNS if protocol == "warm" else _with_cold(_SASREC_TEXT_RUNS, runs)
+            rows.append(RowSpec(f"{name}-{protocol}", config, overrides=overrides, datasets=datasets))
+        rows += [
+            RowSpec(
+                f"content-tfidf-{protocol}",
+                "seq-full-ranking/content-{dataset}.yaml" if protocol == "warm" else "item-cold-start/content.yaml",
+                notes="tuned on warm validation" if protocol == "warm" else "",
+            ),
+            RowSpec(
+                f"content-pretrained-{protocol}",
+                "item-cold-start/content-pretrained.yaml",
+                overrides={"ml-100k": ("split.kind=leave-one-out",) if protocol == "warm" else ()},
+                datasets=_TEXT_DATASETS,
+            ),
+        ]
+    rows.append(RowSpec("poprec-cold", "item-cold-start/poprec.yaml"))
+    rows.append(RowSpec("dien-id-ctr", "text-enhanced/dien-id.yaml"))
+    rows.append(RowSpec("dien-id+text-ctr", "text-enhanced/dien-id-text.yaml", datasets=_TEXT_DATASETS))
+    rows.append(
+        RowSpec(
+            "dien-id+attributes-ctr",
+            "text-enhanced/dien-id-attributes.yaml",
+            datasets=("amazon-beauty", "amazon-sports"),
+        )
+    )
+    return tuple(rows)
+
 
 TABLES: dict[str, TableSpec] = {
     "seq-full-ranking": TableSpec(
@@ -427,6 +489,36 @@ TABLES: dict[str, TableSpec] = {
             "another job: length buckets make history 200 and 500 cost the same here.",
             "Time per epoch: each run's mean_epoch_train_time_s in the per-run records of the JSON; "
             "`python benchmarks/sparse_attention_speed.py` measures the train step alone, dense against sparse.",
+        ),
+    ),
+    "text-enhanced": TableSpec(
+        name="text-enhanced",
+        description=(
+            "Pretrained item text and attributes in interest models: SASRec-CE with each item representation, "
+            "warm and under item cold start, beside the content baselines; DIEN with item content (CTR)."
+        ),
+        datasets=_ALL_DATASETS,
+        rows=_text_enhanced_rows(),
+        protocol={
+            "warm": "leave-one-out full ranking over all items, seen items excluded (rows ending in -warm)",
+            "cold": (
+                "item cold start (rows ending in -cold): a seeded 10% of the items are validation-cold and another "
+                "10% test-cold; no event on a cold item is in any training input or target; each user's first event "
+                "on a validation-cold (test-cold) item is their validation (test) target, ranked against all items"
+            ),
+            "ctr": "rows ending in -ctr: the ctr-auc protocol (true next item against one sampled unseen item)",
+            "ties": "equal scores ordered by item id, lower first",
+        },
+        metrics=("HR@10", "NDCG@10", "NDCG@20", "AUC", "GAUC"),
+        notes=(
+            "Encoders: all-MiniLM-L6-v2 (sentence-transformers, 22.7M parameters, mean pooling, normalised) for "
+            "every text row, SmolLM2-135M-Instruct (decoder LLM, GGUF Q4_1 de-quantised to float32, mean of the final "
+            "hidden states) for sasrec-text-adaptor-smollm2; both run natively in JAX (dynint/pretrained) and match "
+            "their reference implementations (tests/pretrained). Item documents: ml-100k 'title (year). Genres: ...'; "
+            "the S3-Rec Beauty / Sports files have attribute ids only, so only id+attributes rows run there.",
+            "Hyper-parameters: every SASRec row uses seq-full-ranking's sasrec-ce settings (chosen there on "
+            "validation), with the same per-data-set overrides; only model.items differs. content-tfidf-warm is "
+            "seq-full-ranking's tuned content row; the cold content rows use untuned defaults.",
         ),
     ),
     "quickstart": TableSpec(
