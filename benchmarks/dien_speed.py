@@ -36,7 +36,7 @@ from dynint.train.ctr_batches import CTRBatcher, predict_logits
 from dynint.train.ctr_experiment import build_ctr_run_data, ctr_loss_fn
 from dynint.train.experiment import run_key
 from dynint.train.optim import make_optimizer
-from dynint.train.state import init_state, split_model
+from dynint.train.state import init_guard, init_state, split_model
 from dynint.train.step import make_train_step
 
 CONFIG = Path(__file__).resolve().parent.parent / "experiments" / "ctr-auc" / "dien.yaml"
@@ -109,10 +109,11 @@ def _time_epoch(graphdef, params, config, batcher: CTRBatcher, fraction: float) 
     state = jax.device_put(state, shardings)
     step = make_train_step(ctr_loss_fn(graphdef), optimizer, mesh, shardings)
     batches = batcher.epoch(config.seed, 1)
+    guard = init_guard()
     started = time.perf_counter()
     for length in batcher.buckets:
         first = next(i for i, (bucket_length, _) in enumerate(batches.plan) if bucket_length == length)
-        state, loss = step(state, batches[first])
+        state, guard, loss = step(state, guard, batches[first])
     jax.block_until_ready(loss)
     compile_s = time.perf_counter() - started
     count = max(1, min(len(batches), round(fraction * len(batches))))
@@ -120,7 +121,7 @@ def _time_epoch(graphdef, params, config, batcher: CTRBatcher, fraction: float) 
     started, cpu_started = time.perf_counter(), time.process_time()
     for i in range(count):
         batch = batches[i]
-        state, loss = step(state, batch)
+        state, guard, loss = step(state, guard, batch)
         examples += len(batch.labels)
     jax.block_until_ready(loss)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started

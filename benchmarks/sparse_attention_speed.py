@@ -51,7 +51,7 @@ from dynint.train import sharding
 from dynint.train.batching import TrainBatch
 from dynint.train.config import TrainConfig
 from dynint.train.optim import make_optimizer
-from dynint.train.state import init_state, split_model
+from dynint.train.state import init_guard, init_state, split_model
 from dynint.train.step import make_train_step, sequence_loss_fn
 
 NUM_ITEMS = 2000
@@ -121,19 +121,20 @@ def measure(name: str, model_config, batch: TrainBatch, steps: int, budget: floa
         shardings = sharding.state_shardings(mesh, state)
         state = jax.device_put(state, shardings)
         step = make_train_step(sequence_loss_fn(graphdef, model_config), optimizer, mesh, shardings)
-        compiled = step.lower(state, batch).compile()
+        guard = init_guard()
+        compiled = step.lower(state, guard, batch).compile()
         memory = compiled.memory_analysis()
         activation = memory.temp_size_in_bytes
         needed = activation + memory.argument_size_in_bytes
         if needed > budget:
             return Measurement(name, length, "does not fit", activation_mb=activation / 1e6)
         device_batch = jax.device_put(batch, sharding.batch_sharding(mesh))
-        state, loss = compiled(state, device_batch)  # warm-up
+        state, guard, loss = compiled(state, guard, device_batch)  # warm-up
         loss.block_until_ready()
         times = []
         for _ in range(steps):
             started = time.perf_counter()
-            state, loss = compiled(state, device_batch)
+            state, guard, loss = compiled(state, guard, device_batch)
             loss.block_until_ready()
             times.append(time.perf_counter() - started)
     except Exception as error:  # out of memory (XlaRuntimeError RESOURCE_EXHAUSTED, MemoryError) or a kernel refusal

@@ -1,4 +1,9 @@
-"""Atomic file writes: write to a temporary file beside the target, then rename."""
+"""Atomic file writes: write to a temporary file beside the target, flush it to disk, then rename.
+
+A reader therefore sees the previous file or the new one, never a truncated one. A write that
+fails (unwritable folder, full disk) raises `OutputError` naming the path and leaves the target as
+it was.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +13,36 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from dynint.errors import OutputError
+
+
+def make_dirs(path: str | Path) -> Path:
+    """Create the folder `path` and its parents; an `OutputError` names it when that fails."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(path, _reason(error)) from None
+    return path
+
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    make_dirs(path.parent)
+    try:
+        handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise OutputError(path, _reason(error)) from None
     try:
         with os.fdopen(handle, "w") as stream:
             stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())  # so a crash right after the rename cannot leave an empty file
         os.replace(temp_name, path)
-    except BaseException:
+    except BaseException as error:
         Path(temp_name).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise OutputError(path, _reason(error)) from None
         raise
     return path
 
@@ -28,8 +52,28 @@ def write_json_atomic(path: str | Path, data: Any) -> Path:
 
 
 def append_jsonl(path: str | Path, record: dict[str, Any]) -> None:
-    """Append one JSON line; a line is written whole by a single `write` call."""
+    """Append one JSON line; a line is written whole by a single `write` call, and a failed write
+    is cut off again, so the file never ends in a partial line."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as stream:
-        stream.write(json.dumps(record) + "\n")
+    make_dirs(path.parent)
+    data = (json.dumps(record) + "\n").encode()
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise OutputError(path, _reason(error)) from None
+    try:
+        size = os.fstat(handle).st_size
+        try:
+            written = 0
+            while written < len(data):
+                written += os.write(handle, data[written:])
+        except OSError as error:
+            os.ftruncate(handle, size)
+            raise OutputError(path, _reason(error)) from None
+    finally:
+        os.close(handle)
+
+
+def _reason(error: OSError) -> str:
+    """`error` without the path it names (the `OutputError` names it), e.g. 'No space left on device'."""
+    return error.strerror or str(error)

@@ -1,13 +1,16 @@
 """Run one experiment: data -> split -> model -> validation and test metrics -> run folder.
 
 The run folder holds the fully resolved `config.yaml`, `provenance.json`, `metrics.jsonl`
-(one line per evaluation) and the final `result.json`.
+(one line per evaluation) and the final `result.json` (`status` finished, or failed with the
+failure's record), and, while a process runs in it, its lock file `.lock`.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,12 +24,16 @@ from dynint.config.schema import ExperimentConfig
 from dynint.data.ctr_samples import CTRSamples, build_ctr_samples
 from dynint.data.prepared import PreparedData, prepare_data
 from dynint.data.splits import EvalSet, Stage
-from dynint.errors import ConfigError
+from dynint.errors import ConfigError, TrainingDiverged
 from dynint.eval.ctr_protocol import ctr_metrics, fit_logistic_calibration
 from dynint.eval.protocols import RankingProtocol
 from dynint.eval.ranking import evaluate_ranking
 from dynint.io import append_jsonl, write_json_atomic, write_text_atomic
 from dynint.provenance import provenance
+from dynint.run_lock import RunLock
+
+METRICS = "metrics.jsonl"
+RESULT = "result.json"
 
 
 @dataclass(frozen=True)
@@ -50,17 +57,15 @@ def run_experiment(
     data_dir: str | Path | None = None,
     progress: bool = True,
 ) -> RunResult:
-    """Fit and evaluate `config.model`; validation first, then the test set exactly once."""
+    """Fit and evaluate `config.model`; validation first, then the test set exactly once.
+
+    The data set is read before the run folder is touched, and the folder is locked against a
+    second process (`RunInUseError`). A run that fails before its training starts leaves the
+    folder as it found it (a new one is removed). A run whose training diverges records the
+    failure in its `result.json` (`status: failed`) and raises `TrainingDiverged`."""
     started = time.perf_counter()
-    run_dir = run_directory(config)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "metrics.jsonl").unlink(missing_ok=True)
     if data_dir is not None:
         config = replace(config, data=replace(config.data, data_dir=str(data_dir)))
-    run_provenance = _session_provenance(config, run_dir)
-    write_text_atomic(run_dir / "config.yaml", dump_config(config))
-    write_json_atomic(run_dir / "provenance.json", run_provenance)
-
     data = data or prepare_data(config, data_dir)
     entry = get_model_entry(config.model.name)
     if config.eval.kind == "ctr" and entry.kind != "baseline":
@@ -68,48 +73,134 @@ def run_experiment(
             f"eval.kind='ctr' is for baselines; {config.model.name!r} is a {entry.kind} model "
             "(CTR models are always evaluated under the ctr protocol)"
         )
-    metrics: dict[str, dict[str, float]] = {}
-    extra: dict[str, Any] = {}
+    run_dir = run_directory(config)
+    checkpoint_dir = config.train.checkpoint_directory(run_dir) if entry.kind != "baseline" else None
+    with _RunFolder(run_dir, checkpoint_dir):
+        run_provenance = _session_provenance(config, run_dir)
+        write_text_atomic(run_dir / "config.yaml", dump_config(config))
+        write_json_atomic(run_dir / "provenance.json", run_provenance)
+        result = {
+            "name": config.name,
+            "model": config.model.name,
+            "dataset": config.data.name,
+            "seed": config.seed,
+            "leaky": config.split.fit_on_all_interactions,
+        }
+        try:
+            metrics, extra = _fit_and_evaluate(config, entry, data, run_dir, progress)
+        except TrainingDiverged as error:
+            failure = {"kind": "diverged", "message": str(error), **error.record}
+            write_json_atomic(run_dir / RESULT, _result(result, started, {}, {}, data, config, run_provenance, failure))
+            raise
+        write_json_atomic(run_dir / RESULT, _result(result, started, metrics, extra, data, config, run_provenance))
+    return RunResult(run_dir, metrics, time.perf_counter() - started, config.split.fit_on_all_interactions, extra)
+
+
+def _fit_and_evaluate(
+    config: ExperimentConfig, entry: Any, data: PreparedData, run_dir: Path, progress: bool
+) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+    """The validation and test metrics of `config`'s model (of registry `entry`), and its record."""
     if entry.kind == "neural":
         from dynint.train.experiment import train_and_evaluate
 
         trained = train_and_evaluate(config, data, run_dir, progress=progress)
-        metrics, extra = trained.metrics, trained.extra
-    elif entry.kind == "ctr":
+        return trained.metrics, trained.extra
+    if entry.kind == "ctr":
         from dynint.train.ctr_experiment import train_and_evaluate_ctr
 
         trained = train_and_evaluate_ctr(config, data, run_dir, progress=progress)
-        metrics, extra = trained.metrics, trained.extra
-    elif entry.kind == "multitask":
+        return trained.metrics, trained.extra
+    if entry.kind == "multitask":
         from dynint.train.multitask_experiment import train_and_evaluate_multitask
 
         trained = train_and_evaluate_multitask(config, data, run_dir, progress=progress)
-        metrics, extra = trained.metrics, trained.extra
-    elif config.eval.kind == "ctr":
+        return trained.metrics, trained.extra
+    metrics: dict[str, dict[str, float]] = {}
+    extra: dict[str, Any] = {}
+    if config.eval.kind == "ctr":
         metrics, extra = evaluate_baseline_ctr(config, entry.build, data)
-        for stage in ("valid", "test"):
-            append_jsonl(run_dir / "metrics.jsonl", {"stage": stage, **metrics[stage]})
     else:
         for stage in ("valid", "test"):
             metrics[stage] = _fit_and_evaluate_baseline(config, entry.build, data, stage, progress)
-            append_jsonl(run_dir / "metrics.jsonl", {"stage": stage, **metrics[stage]})
+    for stage in ("valid", "test"):
+        append_jsonl(run_dir / METRICS, {"stage": stage, **metrics[stage]})
+    return metrics, extra
 
-    wall_time = time.perf_counter() - started
-    result = {
-        "name": config.name,
-        "model": config.model.name,
-        "dataset": config.data.name,
-        "seed": config.seed,
-        "leaky": config.split.fit_on_all_interactions,
+
+def _result(
+    identity: dict[str, Any],
+    started: float,
+    metrics: dict[str, dict[str, float]],
+    extra: dict[str, Any],
+    data: PreparedData,
+    config: ExperimentConfig,
+    run_provenance: dict[str, Any],
+    failure: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The content of a run's `result.json`: finished with its metrics, or failed with `failure`."""
+    status = {"status": "finished"} if failure is None else {"status": "failed", "failure": failure}
+    return {
+        **identity,
+        **status,
         "metrics": metrics,
-        "wall_time_s": wall_time,
+        "wall_time_s": time.perf_counter() - started,
         "extra": extra,
         "data": _data_summary(data),
         "config": config_to_dict(config),
         "provenance": run_provenance,
     }
-    write_json_atomic(run_dir / "result.json", result)
-    return RunResult(run_dir, metrics, wall_time, config.split.fit_on_all_interactions, extra)
+
+
+class _RunFolder:
+    """A run folder while a run writes it: locked (and its checkpoint folder, where that lies
+    elsewhere) against a second process, and put back as it was found if the run fails before
+    its training starts, which is when the run first writes `metrics.jsonl`: a folder the run
+    created is removed, the files it rewrote in an existing one are restored."""
+
+    _REWRITTEN = ("config.yaml", "provenance.json", METRICS, RESULT)
+
+    def __init__(self, run_dir: Path, checkpoint_dir: Path | None):
+        self.run_dir = run_dir
+        self.locks = [RunLock(run_dir / ".lock", f"run folder {run_dir}")]
+        if checkpoint_dir is not None and not checkpoint_dir.resolve().is_relative_to(run_dir.resolve()):
+            lock = checkpoint_dir.parent / f".{checkpoint_dir.name}.lock"
+            self.locks.append(RunLock(lock, f"checkpoint folder {checkpoint_dir}"))
+        self.existed = False
+        self.found: dict[str, str] = {}
+
+    def __enter__(self) -> _RunFolder:
+        self.existed = self.run_dir.is_dir()
+        with ExitStack() as held:
+            for lock in self.locks:
+                held.enter_context(lock)
+            held.pop_all()
+        self.found = {name: (self.run_dir / name).read_text() for name in self._REWRITTEN if self._exists(name)}
+        for name in (METRICS, RESULT):
+            (self.run_dir / name).unlink(missing_ok=True)
+        return self
+
+    def __exit__(self, kind: type | None, error: BaseException | None, traceback: Any) -> None:
+        try:
+            if error is not None and not self._exists(METRICS):
+                self._put_back()
+        finally:
+            for lock in reversed(self.locks):
+                lock.release()
+
+    def _exists(self, name: str) -> bool:
+        return (self.run_dir / name).is_file()
+
+    def _put_back(self) -> None:
+        if not self.existed:
+            for child in self.run_dir.iterdir():
+                if child.name != ".lock":
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+            return
+        for name in self._REWRITTEN:
+            if name in self.found:
+                write_text_atomic(self.run_dir / name, self.found[name])
+            else:
+                (self.run_dir / name).unlink(missing_ok=True)
 
 
 def _session_provenance(config: ExperimentConfig, run_dir: Path) -> dict[str, Any]:
@@ -123,9 +214,9 @@ def _session_provenance(config: ExperimentConfig, run_dir: Path) -> dict[str, An
     from dynint.train.checkpoint import CheckpointSlot  # orbax: only for runs that resume
 
     slot = CheckpointSlot(latest)
-    saved_epoch = slot.latest_epoch()
+    saved_step = slot.latest_step()
     slot.close()
-    if saved_epoch is None:
+    if saved_step is None:
         return current
     previous = json.loads(previous_path.read_text())
     earlier = [*previous.get("earlier_sessions", []), {key: previous.get(key) for key in ("commit", "machine", "date")}]

@@ -1,59 +1,115 @@
-"""Latest and best training checkpoints with orbax, each saved atomically.
+"""Latest and best training checkpoints with orbax, each saved atomically and verified on restore.
 
 A checkpoint holds the `TrainState` (parameters, optimizer state, step and random key) and a
-JSON record of the loop's progress (epochs done, early-stopping state, per-epoch log). Orbax
-writes each save to a temporary folder and renames it when complete, and the previous save is
-deleted only after that, so an interrupted save leaves the previous checkpoint intact.
+JSON record of the loop's progress (epochs done, early-stopping state, per-epoch log, and for a
+save within an epoch, the position in it). Checkpoints are numbered by training step. Orbax
+writes each save to a temporary folder and renames it when complete, and each slot keeps the
+two newest saves. After a save, a manifest of the sizes and SHA-256 digests of its files is
+written beside them; a restore checks it, so a truncated or altered file is never read back as
+valid. An unreadable newest save is set aside with a warning and the one before it restored.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
 import jax
 import orbax.checkpoint as ocp
 
+from dynint.errors import CheckpointError, DynintWarning, OutputError
+from dynint.io import write_json_atomic
+
+MANIFEST = "dynint_manifest.json"
+KEPT = 2
+
 
 class CheckpointSlot:
-    """One kept checkpoint (the newest save wins) in `directory`, versioned by epoch."""
+    """The newest checkpoints (the last `KEPT` saves) in `directory`, numbered by step."""
 
     def __init__(self, directory: str | Path):
         self.directory = Path(directory).absolute()
-        options = ocp.CheckpointManagerOptions(max_to_keep=1, enable_async_checkpointing=False, create=True)
-        self._manager = ocp.CheckpointManager(self.directory, options=options, item_names=("state", "progress"))
+        options = ocp.CheckpointManagerOptions(max_to_keep=KEPT, enable_async_checkpointing=False, create=True)
+        try:
+            self._manager = ocp.CheckpointManager(self.directory, options=options, item_names=("state", "progress"))
+        except OSError as error:
+            raise OutputError(self.directory, error.strerror or str(error)) from None
 
-    def save(self, epoch: int, state: Any, progress: dict[str, Any]) -> None:
-        """Save `state` as of `epoch`. An existing save of the same epoch is kept: it was completed
+    def save(self, step: int, state: Any, progress: dict[str, Any]) -> None:
+        """Save `state` as of `step`. An existing save of the same step is kept: it was completed
         (saves are atomic) by a run that was interrupted and is now being resumed, so it is the same."""
-        if self._manager.latest_step() == epoch:
+        if step in self._manager.all_steps():
             return
-        self._manager.save(
-            epoch,
-            args=ocp.args.Composite(state=ocp.args.StandardSave(state), progress=ocp.args.JsonSave(progress)),
-        )
-        self._manager.wait_until_finished()
+        try:
+            self._manager.save(
+                step,
+                args=ocp.args.Composite(state=ocp.args.StandardSave(state), progress=ocp.args.JsonSave(progress)),
+            )
+            self._manager.wait_until_finished()
+        except Exception as error:  # orbax and tensorstore raise their own types for a failed write
+            raise OutputError(self.directory / str(step), f"saving the checkpoint failed ({error})") from error
+        try:
+            write_json_atomic(self.directory / str(step) / MANIFEST, _manifest(self.directory / str(step)))
+        except OutputError:
+            self._manager.delete(step)  # a save that cannot be verified is not kept; the one before it is
+            raise
 
-    def latest_epoch(self) -> int | None:
+    def latest_step(self) -> int | None:
         return self._manager.latest_step()
 
-    def restore(self, like: Any) -> tuple[Any, dict[str, Any]] | None:
-        """The saved (state, progress), the state with `like`'s structure and shardings; None if nothing is saved."""
-        epoch = self._manager.latest_step()
-        if epoch is None:
+    def restore(self, like: Any, step: int | None = None) -> tuple[Any, dict[str, Any], int] | None:
+        """The saved (state, progress, step), the state with `like`'s structure and shardings; None
+        if nothing is saved. Without `step`, the newest readable save: an unreadable one is moved
+        aside (to `DIRECTORY-unreadable-STEP`) with a `DynintWarning`, and the one before it is
+        tried. A given `step` must be readable."""
+        steps = [step] if step is not None else sorted(self._manager.all_steps(), reverse=True)
+        if not steps:
             return None
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
-        restored = self._manager.restore(
-            epoch, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), progress=ocp.args.JsonRestore())
+        problems = []
+        for candidate in steps:
+            try:
+                _verify(self.directory / str(candidate))
+                restored = self._manager.restore(
+                    candidate,
+                    args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), progress=ocp.args.JsonRestore()),
+                )
+            except Exception as error:  # a damaged checkpoint can fail in any layer of orbax
+                problems.append(f"step {candidate}: {error}")
+                if step is not None:
+                    break
+                aside = self._set_aside(candidate)
+                warnings.warn(
+                    f"checkpoint {self.directory / str(candidate)} is unreadable ({error}); moved it to {aside} "
+                    "and resuming from the save before it",
+                    DynintWarning,
+                    stacklevel=2,
+                )
+                continue
+            return restored["state"], restored["progress"], candidate
+        raise CheckpointError(
+            f"no readable checkpoint in {self.directory} ({'; '.join(problems)}); start the run afresh (without resume)"
         )
-        return restored["state"], restored["progress"]
 
     def close(self) -> None:
         self._manager.close()
 
+    def _set_aside(self, step: int) -> Path:
+        """Move the save of `step` out of orbax's sight, keeping it for inspection."""
+        aside = self.directory.with_name(f"{self.directory.name}-unreadable-{step}")
+        shutil.rmtree(aside, ignore_errors=True)
+        (self.directory / str(step)).rename(aside)
+        self._manager.reload()
+        return aside
+
 
 class Checkpoints:
-    """`latest/` (after every epoch, for resuming) and `best/` (the best validation epoch, for testing)."""
+    """`latest/` (after every epoch and within epochs, for resuming) and `best/` (the best
+    validation epoch, for testing)."""
 
     def __init__(self, directory: str | Path):
         self.latest = CheckpointSlot(Path(directory) / "latest")
@@ -62,3 +118,34 @@ class Checkpoints:
     def close(self) -> None:
         self.latest.close()
         self.best.close()
+
+
+def _manifest(folder: Path) -> dict[str, Any]:
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+    return {"files": {str(p.relative_to(folder)): [p.stat().st_size, _sha256(p)] for p in files}}
+
+
+def _verify(folder: Path) -> None:
+    """Raise if a file of the save in `folder` differs from its manifest (a save written before
+    manifests existed has none, and is left to orbax to read)."""
+    path = folder / MANIFEST
+    if not path.exists():
+        return
+    try:
+        expected = json.loads(path.read_text())["files"]
+    except (ValueError, KeyError) as error:
+        raise ValueError(f"its manifest {path} is unreadable ({error})") from None
+    for name, (size, digest) in expected.items():
+        file = folder / name
+        if not file.is_file():
+            raise ValueError(f"{file} is missing")
+        if file.stat().st_size != size or _sha256(file) != digest:
+            raise ValueError(f"{file} does not match the digest saved with it (truncated or altered)")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -28,6 +28,15 @@ class TrainConfig:
     so a run that stopped early can be resumed with a larger one (and is then the run that had it
     from the start). `num_devices` (-1: all) splits each batch over that many devices.
 
+    Faults. A step whose loss or gradient norm is not finite never changes the parameters;
+    `on_nonfinite="stop"` then ends the run (`TrainingDiverged`, the last good checkpoint kept),
+    `"skip"` drops the step and counts it, and stops only after `max_consecutive_nonfinite` such
+    steps in a row. The latest checkpoint is saved after every epoch and, with
+    `checkpoint_every_steps`, also every that many steps within an epoch (with its position in the
+    epoch's batches), so a killed run loses at most that many steps. SIGINT and SIGTERM save one at
+    the next step boundary. These settings change nothing while training goes well, so a run
+    may be resumed with other values.
+
     `refit_for_test` (sequence models): once early stopping has chosen the best epoch `E` on
     validation, a second model is trained from the same initial parameters for `E` epochs on the
     events visible at test time (training plus validation events, as the baselines see them),
@@ -58,6 +67,9 @@ class TrainConfig:
     checkpoint_dir: str | None = None
     resume: bool = False
     refit_for_test: bool = False
+    on_nonfinite: Literal["stop", "skip"] = "stop"
+    max_consecutive_nonfinite: int = 10
+    checkpoint_every_steps: int | None = None
 
     def checkpoint_directory(self, run_dir: str | Path) -> Path:
         """Where the run in `run_dir` keeps its checkpoints: `checkpoint_dir`, else `run_dir/checkpoints`."""
@@ -77,6 +89,15 @@ class TrainConfig:
             raise ConfigError(
                 f"train.final_learning_rate_fraction={self.final_learning_rate_fraction!r}: expected 0..1"
             )
+        if self.max_consecutive_nonfinite < 1:
+            raise ConfigError(
+                f"train.max_consecutive_nonfinite={self.max_consecutive_nonfinite!r}: expected a positive count"
+            )
+        if self.checkpoint_every_steps is not None and self.checkpoint_every_steps < 1:
+            raise ConfigError(
+                f"train.checkpoint_every_steps={self.checkpoint_every_steps!r}: expected a positive number of "
+                "steps, or null to checkpoint after each epoch only"
+            )
         if self.clip_norm is not None and self.clip_norm <= 0:
             raise ConfigError(f"train.clip_norm={self.clip_norm!r}: expected a positive number or null")
         if not self.bucket_lengths or any(b < 1 for b in self.bucket_lengths):
@@ -85,6 +106,11 @@ class TrainConfig:
             raise ConfigError(f"train.bucket_lengths={list(self.bucket_lengths)!r}: expected increasing lengths")
         if self.num_devices < 1 and self.num_devices != -1:
             raise ConfigError(f"train.num_devices={self.num_devices!r}: expected a positive count, or -1 for all")
+
+    @property
+    def nonfinite_limit(self) -> int:
+        """How many non-finite steps in a row end the run: 1 under `stop`."""
+        return 1 if self.on_nonfinite == "stop" else self.max_consecutive_nonfinite
 
     @property
     def buckets(self) -> tuple[int, ...]:

@@ -3,6 +3,13 @@
 The loop knows nothing of the model, its batches or the evaluation protocol: it trains `params`
 on a `LossFn` over `EpochBatches` with the step `make_train_step` compiles, and asks
 `validate(params)` for the metrics of an epoch. Sequence models and CTR models share it.
+
+Faults end cleanly. A non-finite loss or gradient norm halts the step on the device (see
+`make_train_step`), and the loop raises `TrainingDiverged` when it next reads the step's guard,
+which it does only where it syncs anyway (the progress bar, a checkpoint, the end of an epoch),
+or when the guard is already computed. SIGINT and SIGTERM save a checkpoint at the next step
+boundary, with the position in the epoch's batches, and raise `Interrupted`; a resumed run
+continues from that step and ends as an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -10,34 +17,47 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 from tqdm.auto import tqdm
 
-from dynint.errors import ConfigError
+from dynint.errors import ConfigError, Interrupted, TrainingDiverged
 from dynint.io import append_jsonl, write_text_atomic
 from dynint.train import sharding
 from dynint.train.checkpoint import Checkpoints
 from dynint.train.config import TrainConfig
 from dynint.train.optim import make_optimizer
-from dynint.train.state import TrainState, init_state
+from dynint.train.state import StepGuard, TrainState, init_guard, init_state, nonfinite_quantity
 from dynint.train.step import LossFn, make_train_step
 
 METRICS_LOG = "metrics.jsonl"
+
+# Settings that decide only what happens on a fault or when to stop, so a run may be resumed with
+# other values (patience is checked on its own: `_check_patience`).
+_NOT_RUN_IDENTITY = {
+    "train": ("patience", "on_nonfinite", "max_consecutive_nonfinite", "checkpoint_every_steps"),
+    "data": ("skip_malformed_lines",),
+}
 
 
 @dataclass
 class LoopProgress:
     """What the loop has done so far; saved with every checkpoint, so a resumed run continues
-    exactly where the interrupted one stopped. `history` holds one record per finished epoch."""
+    exactly where the interrupted one stopped. `history` holds one record per finished epoch;
+    `best_step` is the step the best epoch ended at (its save in `best/`). A save within an
+    epoch also holds `partial_epoch`: the epoch, the batches done and their losses and sizes."""
 
     epoch: int = 0
     best_epoch: int = 0
@@ -45,6 +65,10 @@ class LoopProgress:
     bad_epochs: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
     signature: dict[str, Any] = field(default_factory=dict)
+    best_step: int | None = None
+    consecutive_nonfinite: int = 0
+    skipped_steps: int = 0
+    partial_epoch: dict[str, Any] | None = None
 
     def record(self, epoch: int, value: float, entry: dict[str, Any]) -> bool:
         """Add an epoch's log entry; returns whether `value` beats every earlier epoch."""
@@ -81,7 +105,9 @@ class EpochBatches(Protocol):
 
     def num_batches(self, seed: int, epoch: int) -> int: ...
 
-    def epoch(self, seed: int, epoch: int) -> list[Any]: ...
+    def epoch(self, seed: int, epoch: int) -> Any:
+        """The epoch's batches, in order: a sequence that supports `len` and indexing."""
+        ...
 
     def examples(self, batch: Any) -> float:
         """How many training examples (predicted positions, samples) `batch` holds."""
@@ -107,57 +133,40 @@ def fit(
     `seed`, step randomness from `key`, batches split over `mesh`), stopping after
     `train.patience` epochs without a better `train.early_stopping_metric` on validation. With
     `validate=None` there is no validation: all `train.max_epochs` epochs run and the last one
-    is kept. With `train.resume`, continue from the latest checkpoint (a finished run is not
-    trained further); `signature` (the settings that define the run) must then equal the one
-    the checkpoint was saved with, but for `train.patience` (see `_check_patience`)."""
+    is kept. With `train.resume`, continue from the latest checkpoint, also one saved within an
+    epoch (a finished run is not trained further); `signature` (the settings that define the
+    run) must then equal the one the checkpoint was saved with, but for the settings that only
+    decide when to stop or what to do on a fault (see `_check_patience`). Raises
+    `TrainingDiverged` (see `train.on_nonfinite`) and, on SIGINT or SIGTERM, `Interrupted`."""
+    if train.resume and not train.checkpoint:
+        raise ConfigError("train.resume=true needs train.checkpoint=true")
     steps_per_epoch = batches.num_batches(seed, 1)
     optimizer = make_optimizer(train, steps_per_epoch * train.max_epochs)
     state = init_state(params, optimizer, key)
     shardings = sharding.state_shardings(mesh, state)
     state = jax.device_put(state, shardings)
-    step = make_train_step(loss, optimizer, mesh, shardings)
+    step = make_train_step(loss, optimizer, mesh, shardings, nonfinite_limit=train.nonfinite_limit)
 
     checkpoint_dir = train.checkpoint_directory(run_dir)
     if train.checkpoint and not train.resume:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)  # a fresh run replaces an earlier run's checkpoints
     checkpoints = Checkpoints(checkpoint_dir) if train.checkpoint else None
-    loop = LoopProgress(signature=signature or {})
-    best_params = None
-    if train.resume:
-        if checkpoints is None:
-            raise ConfigError("train.resume=true needs train.checkpoint=true")
-        state, loop, best_params = _resume(checkpoints, state, loop)
-        if validate is not None:
-            _check_patience(train, loop)
-    write_text_atomic(run_dir / METRICS_LOG, "".join(json.dumps(entry) + "\n" for entry in loop.history))
-
-    show = progress and sys.stderr.isatty()
-    for epoch in range(loop.epoch + 1, train.max_epochs + 1):
-        if loop.bad_epochs >= train.patience:
-            break
-        state, entry = _train_epoch(state, step, batches, batches.epoch(seed, epoch), epoch, train.max_epochs, show)
-        started = time.perf_counter()
-        metrics = validate(state.params) if validate is not None else {}
-        entry["valid_time_s"] = time.perf_counter() - started
-        entry["valid"] = metrics
-        # Without validation every epoch counts as the best so far, so the last one is kept.
-        value = metrics[train.early_stopping_metric] if validate is not None else float(epoch)
-        if loop.record(epoch, value, entry):
-            best_params = jax.tree.map(np.array, state.params)  # a host copy: the state is donated next step
-            if checkpoints is not None:
-                checkpoints.best.save(epoch, state, loop.to_json())
+    trainer = _Trainer(train, seed, step, batches, checkpoints, state, LoopProgress(signature=signature or {}))
+    try:
+        if train.resume:
+            trainer.resume()
+            if validate is not None:
+                _check_patience(train, trainer.loop)
+        lines = "".join(json.dumps(entry) + "\n" for entry in trainer.loop.history)
+        write_text_atomic(run_dir / METRICS_LOG, lines)
+        with _deferred_interrupts() as interrupt:
+            trainer.run(validate, run_dir / METRICS_LOG, interrupt, progress, on_epoch_end)
+    finally:
         if checkpoints is not None:
-            checkpoints.latest.save(epoch, state, loop.to_json())
-        append_jsonl(run_dir / METRICS_LOG, entry)
-        if progress:  # one line per epoch, also when stderr is a log file rather than a terminal
-            tqdm.write(_summary(entry, train.early_stopping_metric, loop, train.max_epochs), file=sys.stderr)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch)
-    if checkpoints is not None:
-        checkpoints.close()
-    if best_params is None:
+            checkpoints.close()
+    if trainer.best_params is None:
         raise RuntimeError("training ran no epoch, so there is no best checkpoint to evaluate")
-    return FitResult(best_params, loop)
+    return FitResult(trainer.best_params, trainer.loop)
 
 
 def stopping_epoch(values: list[float], patience: int) -> int | None:
@@ -185,77 +194,297 @@ def _check_patience(train: TrainConfig, loop: LoopProgress) -> None:
 
 
 def _run_identity(signature: dict[str, Any]) -> dict[str, Any]:
-    """`signature` without `train.patience`, which only decides when to stop and is checked on
-    its own (`_check_patience`), so a run may be resumed with another one."""
-    train = signature.get("train")
-    if not isinstance(train, dict):
-        return signature
-    return {**signature, "train": {k: v for k, v in train.items() if k != "patience"}}
+    """`signature` without the settings a resumed run may change (`_NOT_RUN_IDENTITY`)."""
+    identity = dict(signature)
+    for section, keys in _NOT_RUN_IDENTITY.items():
+        if isinstance(identity.get(section), dict):
+            identity[section] = {k: v for k, v in identity[section].items() if k not in keys}
+    return identity
 
 
-def _resume(checkpoints: Checkpoints, state: TrainState, fresh: LoopProgress) -> tuple[TrainState, LoopProgress, Any]:
-    """The latest checkpoint's state and progress, and the best epoch's parameters (as `fresh`
-    and None when nothing was saved yet)."""
-    restored = checkpoints.latest.restore(state)
-    if restored is None:
-        return state, fresh, None
-    state, saved = restored
-    signature, expected = _run_identity(saved["signature"]), _run_identity(fresh.signature)
-    if signature != expected:
-        keys = {**signature, **expected}
-        changed = sorted(k for k in keys if signature.get(k) != expected.get(k))
-        raise ConfigError(
-            f"cannot resume: the checkpoint was saved by a run with other settings ({', '.join(changed)})"
-        )
-    loop = replace(LoopProgress.from_json(saved), signature=fresh.signature)
-    best_params = checkpoints.best.restore(state)[0].params if loop.best_epoch else None
-    return state, loop, best_params
+@dataclass
+class _Interrupt:
+    """The signal that asked the loop to stop (None: none yet)."""
+
+    signum: int | None = None
 
 
-def _train_epoch(
-    state: TrainState,
-    step: Callable,
-    source: EpochBatches,
-    batches: list,
-    epoch: int,
-    max_epochs: int,
-    show: bool,
-) -> tuple[TrainState, dict[str, Any]]:
-    """One pass over `batches` (from `source`); returns the new state and the epoch's log entry."""
-    started = time.perf_counter()
-    losses, tokens = [], []
-    bar = tqdm(total=len(batches), desc=f"epoch {epoch}/{max_epochs}", unit="step", disable=not show, leave=False)
-    for i, batch in enumerate(batches):
-        state, loss = step(state, batch)
-        losses.append(loss)
-        tokens.append(source.examples(batch))
-        if i and show:
-            # Reading the previous step's loss keeps one step in flight while the host moves on.
-            elapsed = time.perf_counter() - started
-            bar.set_postfix(
-                loss=f"{float(losses[-2]):.4f}", ex_per_s=f"{sum(tokens[:-1]) / elapsed:.0f}", refresh=False
+@contextmanager
+def _deferred_interrupts() -> Iterator[_Interrupt]:
+    """While training, SIGINT and SIGTERM only set the yielded `_Interrupt`, and the loop stops at
+    the next step boundary; a second signal acts as it did before. (Signal handlers can only be
+    set from the main thread; elsewhere signals keep their behaviour.)"""
+    interrupt = _Interrupt()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupt
+        return
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.getsignal(signum) for signum in signals}
+
+    def restore() -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+    def defer(signum: int, frame: Any) -> None:
+        interrupt.signum = signum
+        restore()
+
+    for signum in signals:
+        signal.signal(signum, defer)
+    try:
+        yield interrupt
+    finally:
+        restore()
+
+
+@jax.jit
+def _all_finite(tree: Any) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
+
+
+@dataclass
+class _EpochRun:
+    """The epoch being trained: its number, the step it began after, and the loss (device arrays,
+    or floats read back from a save) and number of examples of each of its steps so far."""
+
+    epoch: int
+    first_step: int
+    losses: list[Any]
+    examples: list[float]
+    started: float
+
+    @property
+    def step(self) -> int:
+        """The steps done, counting from the start of training."""
+        return self.first_step + len(self.losses)
+
+
+class _Trainer:
+    """One `fit` in progress: its fixed pieces, and the state, guard and progress that change."""
+
+    def __init__(
+        self,
+        train: TrainConfig,
+        seed: int,
+        step: Callable,
+        batches: EpochBatches,
+        checkpoints: Checkpoints | None,
+        state: TrainState,
+        loop: LoopProgress,
+    ):
+        self.train, self.seed, self.step, self.batches, self.checkpoints = train, seed, step, batches, checkpoints
+        self.state, self.loop = state, loop
+        self.guard: StepGuard = init_guard()
+        self.best_params: Any = None
+
+    def resume(self) -> None:
+        """Continue from the latest checkpoint (nothing to do if none was saved)."""
+        restored = self.checkpoints.latest.restore(self.state)
+        if restored is None:
+            return
+        state, saved, _ = restored
+        signature, expected = _run_identity(saved["signature"]), _run_identity(self.loop.signature)
+        if signature != expected:
+            keys = {**signature, **expected}
+            changed = sorted(k for k in keys if signature.get(k) != expected.get(k))
+            raise ConfigError(
+                f"cannot resume: the checkpoint was saved by a run with other settings ({', '.join(changed)})"
             )
-        bar.update()
-    values = np.asarray(jax.device_get(losses), dtype=np.float64)
-    elapsed = time.perf_counter() - started
-    bar.close()
-    weights = np.asarray(tokens)
-    return state, {
-        "epoch": epoch,
-        "step": int(state.step),
-        "train_loss": float(np.sum(values * weights) / weights.sum()),
-        "train_time_s": elapsed,
-        "examples": int(weights.sum()),
-        "examples_per_s": float(weights.sum() / elapsed),
-    }
+        self.state = state
+        self.loop = replace(LoopProgress.from_json(saved), signature=self.loop.signature)
+        self.guard = init_guard(self.loop.consecutive_nonfinite, self.loop.skipped_steps)
+        if self.loop.best_epoch:
+            self.best_params = self.checkpoints.best.restore(state, self.loop.best_step)[0].params
+
+    def run(
+        self,
+        validate: Callable[[Any], dict[str, float]] | None,
+        log: Path,
+        interrupt: _Interrupt,
+        progress: bool,
+        on_epoch_end: Callable[[int], None] | None,
+    ) -> None:
+        train, loop = self.train, self.loop
+        show = progress and sys.stderr.isatty()
+        for epoch in range(loop.epoch + 1, train.max_epochs + 1):
+            if loop.bad_epochs >= train.patience:
+                break
+            entry = self._train_epoch(epoch, interrupt, show)
+            started = time.perf_counter()
+            metrics = validate(self.state.params) if validate is not None else {}
+            entry["valid_time_s"] = time.perf_counter() - started
+            entry["valid"] = metrics
+            # Without validation every epoch counts as the best so far, so the last one is kept.
+            value = metrics[train.early_stopping_metric] if validate is not None else float(epoch)
+            if loop.record(epoch, value, entry):
+                self.best_params = jax.tree.map(np.array, self.state.params)  # a host copy: the state is donated
+                loop.best_step = entry["step"]
+                if self.checkpoints is not None:
+                    self.checkpoints.best.save(entry["step"], self.state, loop.to_json())
+            if self.checkpoints is not None:
+                self.checkpoints.latest.save(entry["step"], self.state, loop.to_json())
+            append_jsonl(log, entry)
+            if progress:  # one line per epoch, also when stderr is a log file rather than a terminal
+                tqdm.write(_summary(entry, train.early_stopping_metric, loop, train.max_epochs), file=sys.stderr)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch)
+            if interrupt.signum is not None:
+                raise self._interrupted(interrupt.signum, f"after epoch {epoch} (step {entry['step']})")
+
+    def _train_epoch(self, epoch: int, interrupt: _Interrupt, show: bool) -> dict[str, Any]:
+        """Train the epoch's batches (from where a save within it left off); returns its log entry."""
+        batches = self.batches.epoch(self.seed, epoch)
+        partial = self.loop.partial_epoch if (self.loop.partial_epoch or {}).get("epoch") == epoch else {}
+        self.loop.partial_epoch = None
+        done = partial.get("batches", 0)
+        run = _EpochRun(
+            epoch,
+            first_step=int(self.state.step) - done,
+            losses=list(partial.get("losses", [])),
+            examples=list(partial.get("examples", [])),
+            started=time.perf_counter() - partial.get("train_time_s", 0.0),
+        )
+        description = f"epoch {epoch}/{self.train.max_epochs}"
+        bar = tqdm(total=len(batches), initial=done, desc=description, unit="step", disable=not show, leave=False)
+        try:
+            for index in range(done, len(batches)):
+                if interrupt.signum is not None or (index > done and self._checkpoint_due(run.step)):
+                    if index > 0:
+                        self._check_health(run)
+                        self._save_position(run)
+                    if interrupt.signum is not None:
+                        where = f"at epoch {epoch}, step {run.step} ({index} of its steps)"
+                        raise self._interrupted(interrupt.signum, where)
+                batch = batches[index]
+                previous = self.guard
+                self.state, self.guard, loss = self.step(self.state, previous, batch)
+                run.losses.append(loss)
+                run.examples.append(self.batches.examples(batch))
+                if show and index > done:
+                    # Reading the previous step's outputs keeps one step in flight while the host moves on.
+                    shown, halted = jax.device_get((run.losses[-2], previous.halted))
+                    rate = sum(run.examples[:-1]) / (time.perf_counter() - run.started)
+                    bar.set_postfix(loss=f"{shown:.4f}", ex_per_s=f"{rate:.0f}", refresh=False)
+                else:
+                    halted = previous.halted.is_ready() and bool(previous.halted)
+                if halted:
+                    raise self._diverged(run)
+                bar.update()
+            values = np.asarray(jax.device_get(run.losses), dtype=np.float64)
+            elapsed = time.perf_counter() - run.started
+            self._check_health(run)
+        finally:
+            bar.close()
+        weights = np.asarray(run.examples)
+        kept = np.isfinite(values)  # a dropped step reports NaN
+        return {
+            "epoch": epoch,
+            "step": run.step,
+            "train_loss": float(np.sum(values[kept] * weights[kept]) / weights[kept].sum()) if kept.any() else None,
+            "train_time_s": elapsed,
+            "examples": int(weights.sum()),
+            "examples_per_s": float(weights.sum() / elapsed),
+            "skipped_steps": int(np.sum(~kept)),
+        }
+
+    def _checkpoint_due(self, step: int) -> bool:
+        every = self.train.checkpoint_every_steps
+        return every is not None and step % every == 0
+
+    def _save_position(self, run: _EpochRun) -> None:
+        """Save the latest checkpoint within `run`'s epoch, with the losses and sizes of its steps so
+        far, so that the resumed epoch logs what the uninterrupted one would."""
+        if self.checkpoints is None:
+            return
+        losses = [float(value) for value in jax.device_get(run.losses)]
+        self.loop.partial_epoch = {
+            "epoch": run.epoch,
+            "batches": len(run.losses),
+            "losses": losses,
+            "examples": run.examples,
+            "train_time_s": time.perf_counter() - run.started,
+        }
+        self.checkpoints.latest.save(run.step, self.state, self.loop.to_json())
+        self.loop.partial_epoch = None
+
+    def _check_health(self, run: _EpochRun) -> None:
+        """Before a checkpoint or a validation: raise `TrainingDiverged` if the guard halted or the
+        parameters are not finite; else note the guard's counts in the progress record."""
+        guard = jax.device_get(self.guard)
+        if guard.halted:
+            raise self._diverged(run)
+        if not _all_finite(self.state.params):
+            within = run.step - run.first_step
+            raise self._divergence(run.epoch, run.step, within, "parameters", "the parameters are not finite")
+        self.loop.consecutive_nonfinite, self.loop.skipped_steps = int(guard.consecutive), int(guard.skipped)
+
+    def _diverged(self, run: _EpochRun) -> TrainingDiverged:
+        """The error for a halted guard. The halted state is the last good one, before the step that
+        halted it: it is saved as the latest checkpoint, unless that is the epoch's start (saved already)."""
+        guard = jax.device_get(self.guard)
+        step = int(guard.halt_step)
+        good = step - 1 - run.first_step
+        if good > 0 and self.checkpoints is not None and _all_finite(self.state.params):
+            self.loop.consecutive_nonfinite, self.loop.skipped_steps = int(guard.consecutive), int(guard.skipped)
+            del run.losses[good:], run.examples[good:]
+            self._save_position(run)
+        quantity = nonfinite_quantity(int(guard.halt_cause))
+        problem = f"the {quantity} {'are' if ' and ' in quantity else 'is'} not finite"
+        if self.train.on_nonfinite == "skip":
+            limit = self.train.max_consecutive_nonfinite
+            problem += f" in {limit} steps in a row (train.max_consecutive_nonfinite={limit})"
+        return self._divergence(run.epoch, step, step - run.first_step, quantity, problem)
+
+    def _divergence(self, epoch: int, step: int, within: int, quantity: str, problem: str) -> TrainingDiverged:
+        """The error for `problem` ("the loss is not finite") at `step`, `within` steps into `epoch`."""
+        train = self.train
+        latest = self.checkpoints.latest.latest_step() if self.checkpoints is not None else None
+        if self.checkpoints is None:
+            kept = "Checkpoints are off (train.checkpoint=false)."
+        elif latest is None:
+            kept = "No checkpoint had been saved yet."
+        else:
+            kept = f"The last good checkpoint, of step {latest}, is kept in {self.checkpoints.latest.directory}."
+        clipping = (
+            f"a smaller train.clip_norm (now {train.clip_norm})"
+            if train.clip_norm is not None
+            else "gradient clipping (e.g. train.clip_norm=1.0)"
+        )
+        hint = f"Try a lower train.learning_rate (now {train.learning_rate:g}) or {clipping}"
+        if train.on_nonfinite == "stop":
+            hint += ", or train.on_nonfinite=skip to drop such steps (also when resuming)"
+        message = (
+            f"training diverged at epoch {epoch}, step {step} (step {within} of the epoch): {problem}. {kept} {hint}."
+        )
+        return TrainingDiverged(
+            message,
+            epoch=epoch,
+            step=step,
+            quantity=quantity,
+            checkpoint=None if latest is None else str(self.checkpoints.latest.directory / str(latest)),
+        )
+
+    def _interrupted(self, signum: int, where: str) -> Interrupted:
+        name = signal.Signals(signum).name
+        latest = self.checkpoints.latest.latest_step() if self.checkpoints is not None else None
+        if latest is None:
+            saved = "no checkpoint is saved, so a rerun starts afresh"
+        else:
+            saved = (
+                f"the checkpoint of step {latest} is saved in {self.checkpoints.latest.directory}; "
+                "resume to continue from it (dynint run ... --resume, or the same reproduce command)"
+            )
+        return Interrupted(signum, f"{name} {where}: {saved}")
 
 
 def _summary(entry: dict[str, Any], metric: str, loop: LoopProgress, max_epochs: int) -> str:
     seconds = entry["train_time_s"] + entry["valid_time_s"]
     remaining = max_epochs - entry["epoch"]
+    loss = "n/a" if entry["train_loss"] is None else f"{entry['train_loss']:.4f}"
+    skipped = f" ({entry['skipped_steps']} non-finite steps skipped)" if entry["skipped_steps"] else ""
     line = (
         f"epoch {entry['epoch']}/{max_epochs} (step {entry['step']}, at most {remaining * seconds / 60:.0f} min left): "
-        f"loss {entry['train_loss']:.4f}, {entry['examples_per_s']:.0f} ex/s, train {entry['train_time_s']:.1f}s"
+        f"loss {loss}{skipped}, {entry['examples_per_s']:.0f} ex/s, train {entry['train_time_s']:.1f}s"
     )
     if not entry["valid"]:
         return line

@@ -35,3 +35,37 @@ def init_state(params: Any, optimizer: optax.GradientTransformation, key: jax.Ar
         step=jnp.zeros((), jnp.int32),
         key=jax.random.key_data(key),
     )
+
+
+@struct.dataclass
+class StepGuard:
+    """What the train step knows of non-finite steps, carried through it beside the state (and
+    saved in a checkpoint's progress record, not in the state, so older checkpoints still load).
+
+    `consecutive` non-finite steps up to the last one, `skipped` in all; `halted` once a run
+    must stop (from then on a step changes nothing), with the step number (from 1) that halted
+    it in `halt_step` and in `halt_cause` which quantity was not finite (`NONFINITE_LOSS`,
+    `NONFINITE_GRADIENT`, or both bits)."""
+
+    consecutive: jax.Array
+    skipped: jax.Array
+    halted: jax.Array
+    halt_step: jax.Array
+    halt_cause: jax.Array
+
+
+NONFINITE_LOSS = 1
+NONFINITE_GRADIENT = 2
+
+
+def init_guard(consecutive: int = 0, skipped: int = 0) -> StepGuard:
+    def count(value: int) -> jax.Array:
+        return jnp.asarray(value, jnp.int32)
+
+    return StepGuard(count(consecutive), count(skipped), jnp.asarray(False), count(0), count(0))
+
+
+def nonfinite_quantity(cause: int) -> str:
+    """The words for a `StepGuard.halt_cause`."""
+    names = [name for bit, name in ((NONFINITE_LOSS, "loss"), (NONFINITE_GRADIENT, "gradient norm")) if cause & bit]
+    return " and ".join(names) or "nothing"

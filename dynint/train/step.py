@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import optax
 from flax import nnx
 from jax.sharding import Mesh
@@ -16,7 +17,7 @@ from dynint.models.dropout import DropoutKeys
 from dynint.models.losses import sequence_loss
 from dynint.train import sharding
 from dynint.train.batching import TrainBatch
-from dynint.train.state import TrainState
+from dynint.train.state import NONFINITE_GRADIENT, NONFINITE_LOSS, StepGuard, TrainState
 
 LossFn = Callable[[Any, Any, jax.Array], jax.Array]
 """`loss(params, batch, key) -> scalar`: a batch's mean loss, its randomness drawn from `key`."""
@@ -48,22 +49,54 @@ def sequence_loss_fn(graphdef: Any, model_config: Any) -> LossFn:
 
 
 def make_train_step(
-    loss: LossFn, optimizer: optax.GradientTransformation, mesh: Mesh, state_shardings: Any
-) -> Callable[[TrainState, Any], tuple[TrainState, jax.Array]]:
-    """`step(state, batch) -> (new state, loss)`, jit-compiled with the state donated: every
-    array of a batch split over the mesh's `data` axis (its first dimension), the state kept in
-    `state_shardings`. The step key is `fold_in(state.key, state.step)`."""
+    loss: LossFn,
+    optimizer: optax.GradientTransformation,
+    mesh: Mesh,
+    state_shardings: Any,
+    *,
+    nonfinite_limit: int = 1,
+) -> Callable[[TrainState, StepGuard, Any], tuple[TrainState, StepGuard, jax.Array]]:
+    """`step(state, guard, batch) -> (new state, new guard, loss)`, jit-compiled with the state
+    donated: every array of a batch split over the mesh's `data` axis (its first dimension), the
+    state kept in `state_shardings`. The step key is `fold_in(state.key, state.step)`.
 
-    def train_step(state: TrainState, batch: Any) -> tuple[TrainState, jax.Array]:
+    A step whose loss or gradient norm is not finite leaves the parameters and optimizer state
+    as they were (and reports a NaN loss); after `nonfinite_limit` such steps in a row the guard
+    halts, and that step and every later one change nothing, not even `state.step`, so the state
+    remains the last good one. The check costs no host sync: the caller reads `guard.halted`
+    when it syncs anyway."""
+
+    def train_step(state: TrainState, guard: StepGuard, batch: Any) -> tuple[TrainState, StepGuard, jax.Array]:
         key = jax.random.fold_in(jax.random.wrap_key_data(state.key), state.step)
         value, grads = jax.value_and_grad(loss)(state.params, batch, key)
+        cause = jnp.where(jnp.isfinite(value), 0, NONFINITE_LOSS)
+        cause |= jnp.where(jnp.isfinite(optax.tree.norm(grads)), 0, NONFINITE_GRADIENT)
+        nonfinite = cause > 0
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        return state.replace(params=params, opt_state=opt_state, step=state.step + 1), value
+        drop = nonfinite | guard.halted
+        params, opt_state = jax.tree.map(
+            lambda old, new: jnp.where(drop, old, new), (state.params, state.opt_state), (params, opt_state)
+        )
+        consecutive = jnp.where(nonfinite, guard.consecutive + 1, 0)
+        halts = ~guard.halted & (consecutive >= nonfinite_limit)
+        halted = guard.halted | halts
+        # A halted state and guard stay as they were before the step that halted them: the last good ones.
+        guard = StepGuard(
+            consecutive=jnp.where(halted, guard.consecutive, consecutive),
+            skipped=guard.skipped + (nonfinite & ~halted),
+            halted=halted,
+            halt_step=jnp.where(halts, state.step + 1, guard.halt_step),
+            halt_cause=jnp.where(halts, cause, guard.halt_cause),
+        )
+        step = jnp.where(halted, state.step, state.step + 1)
+        state = state.replace(params=params, opt_state=opt_state, step=step)
+        return state, guard, jnp.where(drop, jnp.nan, value)
 
+    replicated = sharding.replicated(mesh)
     return jax.jit(
         train_step,
-        in_shardings=(state_shardings, sharding.batch_sharding(mesh)),  # one sharding for every batch array
-        out_shardings=(state_shardings, sharding.replicated(mesh)),
-        donate_argnums=0,
+        in_shardings=(state_shardings, replicated, sharding.batch_sharding(mesh)),  # one sharding for every batch array
+        out_shardings=(state_shardings, replicated, replicated),
+        donate_argnums=0,  # not the guard: the loop reads the previous step's while the next one runs
     )
