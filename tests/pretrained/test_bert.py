@@ -9,6 +9,7 @@ import pytest
 
 from dynint.errors import DataFormatError
 from dynint.pretrained.bert import load_bert_embedder
+from dynint.pretrained.encoding import compiled_embed
 from dynint.pretrained.pooling import Pooling, pool_hidden_states
 from tests.pretrained.tiny_bert import CLS_ID, MAX_SEQ_LENGTH, SEP_ID, tiny_bert_tensors, write_tiny_bert
 
@@ -55,15 +56,16 @@ def test_minilm_checkpoint_sha256_matches_reference(minilm_folder: Path, minilm_
 
 def test_padding_does_not_change_a_texts_embedding(tiny_bert_folder: Path) -> None:
     embedder = load_bert_embedder(tiny_bert_folder)
+    embed = compiled_embed(embedder)  # one compiled program per shape, as encode_texts runs it
     token_lists = embedder.tokenize(TEXTS)
-    alone = [np.asarray(embedder.embed_tokens(*padded_batch([tokens], len(tokens))))[0] for tokens in token_lists]
-    right_padded = np.asarray(embedder.embed_tokens(*padded_batch(token_lists, 16)))
+    alone = [np.asarray(embed(*padded_batch([tokens], len(tokens))))[0] for tokens in token_lists]
+    right_padded = np.asarray(embed(*padded_batch(token_lists, 16)))
     np.testing.assert_allclose(right_padded, np.stack(alone), atol=1e-5)
     # Left padding too: positions count real tokens only.
     tokens = token_lists[1]
     ids = jnp.asarray([[0] * 5 + tokens])
     valid = jnp.asarray([[False] * 5 + [True] * len(tokens)])
-    np.testing.assert_allclose(np.asarray(embedder.embed_tokens(ids, valid))[0], alone[1], atol=1e-5)
+    np.testing.assert_allclose(np.asarray(embed(ids, valid))[0], alone[1], atol=1e-5)
 
 
 def test_cls_pooling_takes_the_first_hidden_state_and_mean_pooling_averages_real_tokens(tiny_bert_folder: Path) -> None:

@@ -100,9 +100,9 @@ def test_batch_size_and_composition_do_not_change_embeddings(tiny_bert_folder: P
     embedder = load_bert_embedder(tiny_bert_folder)
     results = [
         encode_texts(embedder, TEXTS, batch_size=size, cache_dir=tmp_path / str(size), progress=False)
-        for size in (1, 3, 64)
+        for size in (1, 64)
     ]
-    reordered = encode_texts(embedder, TEXTS[::-1] + ["love"], batch_size=2, cache_dir=tmp_path / "r", progress=False)
+    reordered = encode_texts(embedder, TEXTS[::-1] + ["love"], batch_size=3, cache_dir=tmp_path / "r", progress=False)
     for vectors in results[1:] + [reordered[:-1][::-1]]:
         np.testing.assert_allclose(vectors, results[0], atol=1e-5)
 
