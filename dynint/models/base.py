@@ -2,7 +2,9 @@
 
 A model maps left-aligned item sequences `(B, L)` (0 = padding) to hidden states `(B, L, d)`
 and scores items by the dot product of a hidden state with rows of `output_table()`. The
-training engine never looks further inside a model.
+training engine never looks further inside a model. Models are built as
+`Model(config, num_items, max_length, rngs=..., content=None)`: `content` (`ItemContent`) carries
+the item text vectors or attribute bags that `config.items` asks for.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from flax import nnx
 
 from dynint.errors import ConfigError
 from dynint.models.dropout import DropoutKeys
+from dynint.models.item_representation import ItemRepresentationConfig
 from dynint.models.losses import LOSSES, LossName
 from dynint.models.mixture_of_experts import MixtureOfExpertsConfig
 
@@ -24,7 +27,9 @@ EMBEDDING_INIT = nnx.initializers.normal(stddev=0.02)
 @dataclass(frozen=True)
 class SequentialModelConfig:
     """Fields every sequential model has. `loss` is one of `LOSSES`; `num_negatives` (per position)
-    applies to `sampled-softmax` and `gbce`, `gbce_t` (the calibration t) to `gbce` only."""
+    applies to `sampled-softmax` and `gbce`, `gbce_t` (the calibration t) to `gbce` only. `items`
+    says how items become vectors (`model.items.kind`: ids, text, attributes; see
+    `ItemRepresentationConfig`)."""
 
     name: str = ""
     hidden_size: int = 64
@@ -32,6 +37,7 @@ class SequentialModelConfig:
     loss: LossName = "ce"
     num_negatives: int = 1
     gbce_t: float = 0.75
+    items: ItemRepresentationConfig = field(default_factory=ItemRepresentationConfig)
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -114,5 +120,6 @@ class SequenceModel(Protocol):
         ...
 
     def output_table(self) -> jax.Array:
-        """The `(num_items + 1, d)` item vectors scores are dot products with (row 0: padding)."""
+        """The `(num_items + 1, d)` item vectors scores are dot products with (row 0: padding):
+        every item's, those no training event mentions included."""
         ...

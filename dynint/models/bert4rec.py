@@ -11,6 +11,7 @@ from flax import nnx
 from dynint.errors import ConfigError
 from dynint.models.base import ClozeObjective, TransformerConfig
 from dynint.models.dropout import DropoutKeys
+from dynint.models.item_representation import ItemContent
 from dynint.models.transformer import SequenceEmbedding, TransformerEncoder
 
 
@@ -29,13 +30,21 @@ class BERT4RecConfig(TransformerConfig):
 
 
 class BERT4Rec(nnx.Module):
-    """Item (plus one mask token, id `num_items + 1`) and position embeddings, SASRec's blocks
-    without the causal mask, and a dense + GELU + LayerNorm head before the shared item table."""
+    """Item vectors (`config.items`; plus a learned mask token, id `num_items + 1`) and position
+    embeddings, SASRec's blocks without the causal mask, and a dense + GELU + LayerNorm head
+    before the shared item table."""
 
-    def __init__(self, config: BERT4RecConfig, num_items: int, max_length: int, *, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        config: BERT4RecConfig,
+        num_items: int,
+        max_length: int,
+        *,
+        rngs: nnx.Rngs,
+        content: ItemContent | None = None,
+    ):
         self.objective = ClozeObjective(config.mask_probability, mask_token=num_items + 1)
-        self.num_items = num_items
-        self.embed = SequenceEmbedding(num_items + 2, max_length, config, rngs=rngs)
+        self.embed = SequenceEmbedding(num_items, max_length, config, content=content, extra_tokens=1, rngs=rngs)
         self.encoder = TransformerEncoder(config, causal=False, rngs=rngs)
         self.head = nnx.Linear(config.hidden_size, config.hidden_size, rngs=rngs)
         self.head_norm = nnx.LayerNorm(config.hidden_size, epsilon=1e-6, rngs=rngs)
@@ -43,8 +52,8 @@ class BERT4Rec(nnx.Module):
     def __call__(
         self, inputs: jax.Array, *, dropout: DropoutKeys | None = None, positions: jax.Array | None = None
     ) -> jax.Array:
-        hidden = self.encoder(self.embed(inputs), inputs != 0, dropout, positions)
+        hidden = self.encoder(self.embed(inputs, dropout), inputs != 0, dropout, positions)
         return self.head_norm(jax.nn.gelu(self.head(hidden)))
 
     def output_table(self) -> jax.Array:
-        return self.embed.items.embedding[: self.num_items + 1]
+        return self.embed.items.table()

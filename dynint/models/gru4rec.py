@@ -9,8 +9,9 @@ import jax.numpy as jnp
 from flax import nnx
 
 from dynint.errors import ConfigError
-from dynint.models.base import EMBEDDING_INIT, NextItemObjective, SequentialModelConfig
+from dynint.models.base import NextItemObjective, SequentialModelConfig
 from dynint.models.dropout import Dropout, DropoutKeys
+from dynint.models.item_representation import ItemContent, ItemRepresentation
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,17 @@ class GRU4Rec(nnx.Module):
 
     objective = NextItemObjective()
 
-    def __init__(self, config: GRU4RecConfig, num_items: int, max_length: int, *, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        config: GRU4RecConfig,
+        num_items: int,
+        max_length: int,
+        *,
+        rngs: nnx.Rngs,
+        content: ItemContent | None = None,
+    ):
         del max_length  # a recurrent model has no position table
-        self.items = nnx.Embed(num_items + 1, config.hidden_size, embedding_init=EMBEDDING_INIT, rngs=rngs)
+        self.items = ItemRepresentation(config.items, num_items, config.hidden_size, content, rngs=rngs)
         self.dropout = Dropout(config.dropout)
         sizes = [config.hidden_size] + [config.gru_size] * config.num_layers
         self.layers = nnx.List([GRULayer(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:], strict=True)])
@@ -74,7 +83,7 @@ class GRU4Rec(nnx.Module):
     def __call__(
         self, inputs: jax.Array, *, dropout: DropoutKeys | None = None, positions: jax.Array | None = None
     ) -> jax.Array:
-        x = self.dropout(self.items(inputs), dropout)
+        x = self.dropout(self.items(inputs, dropout), dropout)
         for layer in self.layers:
             x = layer(x)
         if positions is not None:
@@ -82,4 +91,4 @@ class GRU4Rec(nnx.Module):
         return self.output(x)
 
     def output_table(self) -> jax.Array:
-        return self.items.embedding[...]
+        return self.items.table()

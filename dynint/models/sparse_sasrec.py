@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from flax import nnx
 
 from dynint.models.base import TransformerConfig
+from dynint.models.item_representation import ItemContent
 from dynint.models.sasrec import SASRec
 from dynint.models.sparse_attention import AttentionPattern
 from dynint.models.transformer import SequenceEmbedding, TransformerEncoder
@@ -26,6 +27,14 @@ class SparseSASRecConfig(TransformerConfig):
 class SparseSASRec(SASRec):
     """SASRec's embedding, scoring and interface; its causal blocks attend under `config.attention`."""
 
-    def __init__(self, config: SparseSASRecConfig, num_items: int, max_length: int, *, rngs: nnx.Rngs):
-        self.embed = SequenceEmbedding(num_items + 1, max_length, config, rngs=rngs)
+    def __init__(
+        self,
+        config: SparseSASRecConfig,
+        num_items: int,
+        max_length: int,
+        *,
+        rngs: nnx.Rngs,
+        content: ItemContent | None = None,
+    ):
+        self.embed = SequenceEmbedding(num_items, max_length, config, content=content, rngs=rngs)
         self.encoder = TransformerEncoder(config, causal=True, pattern=config.attention, rngs=rngs)

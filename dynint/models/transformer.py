@@ -8,6 +8,7 @@ from flax import nnx
 
 from dynint.models.base import TransformerConfig
 from dynint.models.dropout import Dropout, DropoutKeys
+from dynint.models.item_representation import ItemContent, ItemRepresentation
 from dynint.models.mixture_of_experts import MixtureOfExpertsFeedForward
 from dynint.models.sparse_attention import AttentionPattern, sparse_self_attention
 
@@ -41,17 +42,35 @@ def position_indices(inputs: jax.Array, origin: str) -> jax.Array:
 
 
 class SequenceEmbedding(nnx.Module):
-    """Item embeddings (row 0: padding), optionally scaled by sqrt(d), plus learned position embeddings."""
+    """Item vectors (`ItemRepresentation` under `config.items`; `extra_tokens` learned rows follow
+    the items), optionally scaled by sqrt(d), plus learned position embeddings."""
 
-    def __init__(self, vocabulary_size: int, max_length: int, config: TransformerConfig, *, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        num_items: int,
+        max_length: int,
+        config: TransformerConfig,
+        *,
+        content: ItemContent | None = None,
+        extra_tokens: int = 0,
+        rngs: nnx.Rngs,
+    ):
         self.origin = config.position_origin
         self.item_scale = config.hidden_size**0.5 if config.scale_item_embeddings else 1.0
+        self.items = ItemRepresentation(
+            config.items,
+            num_items,
+            config.hidden_size,
+            content,
+            init_std=config.embedding_init_std,
+            extra_tokens=extra_tokens,
+            rngs=rngs,
+        )
         init = nnx.initializers.normal(stddev=config.embedding_init_std)
-        self.items = nnx.Embed(vocabulary_size, config.hidden_size, embedding_init=init, rngs=rngs)
         self.positions = nnx.Embed(max_length, config.hidden_size, embedding_init=init, rngs=rngs)
 
-    def __call__(self, inputs: jax.Array) -> jax.Array:
-        items = self.items(inputs)
+    def __call__(self, inputs: jax.Array, dropout: DropoutKeys | None = None) -> jax.Array:
+        items = self.items(inputs, dropout)
         if self.item_scale != 1.0:
             items = items * self.item_scale
         return items + self.positions(position_indices(inputs, self.origin))

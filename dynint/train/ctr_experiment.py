@@ -25,6 +25,7 @@ from dynint.train import sharding
 from dynint.train.compilation import enable_compilation_cache
 from dynint.train.ctr_batches import CTRBatcher, predict_logits
 from dynint.train.experiment import TrainedRun, run_key, train_then_test
+from dynint.train.item_content import build_item_content
 from dynint.train.state import split_model
 from dynint.train.step import LossFn
 
@@ -79,6 +80,7 @@ def train_and_evaluate_ctr(
         train.max_length,
         ctr_data.feature_sizes,
         rngs=nnx.Rngs(params=run_key(config.seed, 0)),
+        content=build_item_content(config.model, data.interactions, progress=progress),
     )
     graphdef, params = split_model(model)
     mesh = sharding.make_mesh(train.num_devices)

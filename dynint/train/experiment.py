@@ -24,9 +24,11 @@ from dynint.errors import ConfigError
 from dynint.eval.ranking import evaluate_ranking
 from dynint.eval.ranking_metrics import metric_names
 from dynint.io import append_jsonl
+from dynint.models.item_representation import ItemRepresentationConfig
 from dynint.train import sharding
 from dynint.train.batching import SequenceBatcher
 from dynint.train.compilation import enable_compilation_cache
+from dynint.train.item_content import build_item_content
 from dynint.train.loop import METRICS_LOG, EpochBatches, LoopProgress, fit
 from dynint.train.scoring import SequenceScorer
 from dynint.train.state import split_model
@@ -61,7 +63,10 @@ def train_and_evaluate(
             f"{', '.join(metric_names(config.eval.ks))}"
         )
     entry = get_model_entry(config.model.name)
-    model = entry.build(config.model, split.num_items, train.max_length, rngs=nnx.Rngs(params=run_key(config.seed, 0)))
+    content = build_item_content(config.model, data.interactions, progress=progress)
+    model = entry.build(
+        config.model, split.num_items, train.max_length, rngs=nnx.Rngs(params=run_key(config.seed, 0)), content=content
+    )
     objective = model.objective
     graphdef, params = split_model(model)
 
@@ -222,12 +227,23 @@ def trained_run(loop: LoopProgress, test: dict[str, float], test_time: float, **
 
 
 def run_signature(config: ExperimentConfig) -> dict[str, Any]:
-    """The settings a resumed run must share with the run it continues (not where files live)."""
+    """The settings a resumed run must share with the run it continues (not where files live).
+    Default item settings (id items) are left out, so id runs keep the signature they had before
+    `model.items` existed and resume from their checkpoints."""
     settings = config_to_dict(config)
     settings["train"] = {k: v for k, v in settings["train"].items() if k not in ("resume", "checkpoint_dir")}
     settings["data"] = {k: v for k, v in settings["data"].items() if k not in ("data_dir", "download")}
     settings.pop("output_dir")
+    _drop_default_items(settings["model"])
     return settings
+
+
+def _drop_default_items(model: dict[str, Any]) -> None:
+    """Remove `items` sections equal to the default from a model's settings (and its encoder's)."""
+    if model.get("items") == config_to_dict(ItemRepresentationConfig()):
+        del model["items"]
+    if isinstance(model.get("encoder"), dict):
+        _drop_default_items(model["encoder"])
 
 
 def run_key(seed: int, purpose: int) -> jax.Array:

@@ -30,6 +30,8 @@ from dynint.train.compilation import enable_compilation_cache
 from dynint.train.ctr_batches import CTRBatcher, predict_in_batches
 from dynint.train.ctr_experiment import build_ctr_run_data
 from dynint.train.experiment import TrainedRun, run_key, train_then_test
+from dynint.train.item_content import build_item_content
+from dynint.train.optim import trainable_parameters
 from dynint.train.state import split_model
 from dynint.train.step import LossFn
 
@@ -81,9 +83,10 @@ def train_and_evaluate_multitask(
         train.max_length,
         ctr_data.feature_sizes,
         rngs=nnx.Rngs(params=run_key(config.seed, 0)),
+        content=build_item_content(model_config, data.interactions, progress=progress),
     )
     graphdef, params = split_model(model)
-    parameters = sum(int(leaf.size) for leaf in jax.tree.leaves(params))
+    parameters = sum(int(leaf.size) for leaf in jax.tree.leaves(trainable_parameters(params)))
     mesh = sharding.make_mesh(train.num_devices)
     if train.batch_size % sharding.data_parallelism(mesh):
         raise ConfigError(f"train.batch_size={train.batch_size} must be a multiple of the data-parallel devices")

@@ -1,12 +1,15 @@
-"""The optax optimizer a `TrainConfig` describes: Adam/AdamW, warm-up and decay, clipping, a weight-decay mask."""
+"""The optax optimizer a `TrainConfig` describes: Adam/AdamW, warm-up and decay, clipping, a weight-decay mask.
+Frozen model inputs (pretrained item content, `frozen_*` leaves) are left out of it."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import optax
 
+from dynint.models.item_representation import is_frozen
 from dynint.train.config import TrainConfig
 
 
@@ -58,4 +61,38 @@ def make_optimizer(config: TrainConfig, total_steps: int) -> optax.GradientTrans
         )
     if config.clip_norm is not None:
         optimizer = optax.chain(optax.clip_by_global_norm(config.clip_norm), optimizer)
-    return optimizer
+    return skip_frozen(optimizer)
+
+
+def skip_frozen(optimizer: optax.GradientTransformation) -> optax.GradientTransformation:
+    """`optimizer` over the trainable parameters only: a `frozen_*` entry of the parameter dict
+    gets no optimizer state and a zero update (nor does it count in clipping or decay). Without
+    frozen entries the state is exactly `optimizer`'s."""
+
+    def init(params: Any) -> Any:
+        return optimizer.init(trainable_parameters(params))
+
+    def update(updates: Any, state: Any, params: Any = None) -> tuple[Any, Any]:
+        trainable, state = optimizer.update(
+            trainable_parameters(updates), state, None if params is None else trainable_parameters(params)
+        )
+        return _with_frozen(trainable, updates), state
+
+    return optax.GradientTransformation(init, update)
+
+
+def trainable_parameters(tree: Any) -> Any:
+    """A parameter dict (or one shaped like it: updates, gradients) without its frozen entries."""
+    if not isinstance(tree, dict):
+        return tree
+    return {key: trainable_parameters(value) for key, value in tree.items() if not is_frozen(key)}
+
+
+def _with_frozen(trainable: Any, like: Any) -> Any:
+    """`trainable` with zeros back in place of `like`'s frozen entries."""
+    if not isinstance(like, dict):
+        return trainable
+    return {
+        key: jax.tree.map(jnp.zeros_like, value) if is_frozen(key) else _with_frozen(trainable[key], value)
+        for key, value in like.items()
+    }

@@ -15,6 +15,7 @@ from dynint.models.base import EMBEDDING_INIT, TransformerConfig
 from dynint.models.ctr.config import BSTConfig
 from dynint.models.ctr.layers import ClickTower, ItemEmbedding, embed_batch, pool_history
 from dynint.models.dropout import DropoutKeys
+from dynint.models.item_representation import ItemContent
 from dynint.models.transformer import TransformerEncoder
 
 
@@ -50,18 +51,27 @@ class BSTEncoder(nnx.Module):
     length; here the features are `[target output, pooled behaviour outputs]` instead."""
 
     def __init__(
-        self, config: BSTConfig, num_items: int, max_length: int, feature_sizes: Mapping[str, int], *, rngs: nnx.Rngs
+        self,
+        config: BSTConfig,
+        num_items: int,
+        max_length: int,
+        feature_sizes: Mapping[str, int],
+        *,
+        rngs: nnx.Rngs,
+        content: ItemContent | None = None,
     ):
         size = item_vector_size(config, feature_sizes)
         self.pooling = config.pooling
         self.max_length = max_length
-        self.embedding = ItemEmbedding(num_items, feature_sizes, config.embedding_size, rngs=rngs)
+        self.embedding = ItemEmbedding(
+            num_items, feature_sizes, config.embedding_size, rngs=rngs, items=config.items, content=content
+        )
         self.distances = nnx.Embed(max_length + 1, size, embedding_init=EMBEDDING_INIT, rngs=rngs)
         self.encoder = TransformerEncoder(behaviour_transformer(config, size, "post"), causal=False, rngs=rngs)
         self.output_size = 2 * size
 
     def encode(self, batch: CTRBatch, dropout: DropoutKeys | None = None) -> tuple[jax.Array, jax.Array]:
-        target, history, valid = embed_batch(self.embedding, batch)
+        target, history, valid = embed_batch(self.embedding, batch, dropout)
         lengths = jnp.sum(valid, axis=1, keepdims=True)
         distances = jnp.clip(lengths - jnp.arange(history.shape[1])[None, :], 0, self.max_length)
         target = target + self.distances.embedding[0]  # the target is at distance 0 from itself

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from dynint.errors import ConfigError
+from dynint.models.item_representation import ItemRepresentationConfig
 from dynint.models.mixture_of_experts import MixtureOfExpertsConfig
 
 Activation = Literal["dice", "prelu"]
@@ -19,7 +20,8 @@ class CTRModelConfig:
     """Fields every CTR model has. `embedding_size` is per field (the item id and each side
     feature), so an item vector has `embedding_size * (1 + features)` entries. `mlp_sizes` are the
     hidden layers of the tower that ends in one logit; `dropout` applies after each of them.
-    `pooling` reduces the behaviour sequence to one vector (the DIEN code sums it)."""
+    `pooling` reduces the behaviour sequence to one vector (the DIEN code sums it). `items` says
+    what the item part of an item vector is (`model.items.kind`; the id embedding by default)."""
 
     name: str = ""
     embedding_size: int = 18
@@ -27,6 +29,7 @@ class CTRModelConfig:
     activation: Activation = "dice"
     dropout: float = 0.0
     pooling: Pooling = "sum"
+    items: ItemRepresentationConfig = field(default_factory=ItemRepresentationConfig)
 
     def __post_init__(self) -> None:
         if self.embedding_size < 1 or any(size < 1 for size in self.mlp_sizes):

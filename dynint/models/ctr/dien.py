@@ -24,6 +24,7 @@ from dynint.models.ctr.layers import (
 )
 from dynint.models.dropout import DropoutKeys
 from dynint.models.gru4rec import GRULayer
+from dynint.models.item_representation import ItemContent
 
 
 class AttentionalGRU(GRULayer):
@@ -78,12 +79,21 @@ class DIENEncoder(nnx.Module):
     weighted auxiliary loss (`auxiliary_weight` times it; the train step adds it to the task loss)."""
 
     def __init__(
-        self, config: DIENConfig, num_items: int, max_length: int, feature_sizes: Mapping[str, int], *, rngs: nnx.Rngs
+        self,
+        config: DIENConfig,
+        num_items: int,
+        max_length: int,
+        feature_sizes: Mapping[str, int],
+        *,
+        rngs: nnx.Rngs,
+        content: ItemContent | None = None,
     ):
         del max_length  # recurrent: no position table
         self.pooling = config.pooling
         self.auxiliary_weight = config.auxiliary_weight
-        self.embedding = ItemEmbedding(num_items, feature_sizes, config.embedding_size, rngs=rngs)
+        self.embedding = ItemEmbedding(
+            num_items, feature_sizes, config.embedding_size, rngs=rngs, items=config.items, content=content
+        )
         size = self.embedding.output_size
         state_size = config.gru_size or size
         self.extractor = GRULayer(size, state_size, rngs=rngs)
@@ -100,14 +110,13 @@ class DIENEncoder(nnx.Module):
         return self._interests(batch).attention
 
     def encode(self, batch: CTRBatch, dropout: DropoutKeys | None = None) -> tuple[jax.Array, jax.Array]:
-        del dropout  # no dropout before the head
-        interests = self._interests(batch)
+        interests = self._interests(batch, dropout)  # dropout: the item adaptor's only
         final = self.evolution(interests.states, interests.valid, interests.attention)
         pooled = pool_history(interests.history, interests.valid, self.pooling)
         features = jnp.concatenate([interests.target, final, pooled], axis=-1)
         if self.auxiliary_weight == 0:
             return features, jnp.zeros((), features.dtype)
-        unclicked = self.embedding(batch.history_negatives, batch.negative_tokens)
+        unclicked = self.embedding(batch.history_negatives, batch.negative_tokens, dropout)
         auxiliary = self.auxiliary_loss(interests.states, interests.history, unclicked, interests.valid)
         return features, self.auxiliary_weight * auxiliary
 
@@ -123,8 +132,8 @@ class DIENEncoder(nnx.Module):
         per_step = jax.nn.softplus(-positive) + jax.nn.softplus(negative)
         return jnp.sum(jnp.where(has_next, per_step, 0.0)) / jnp.maximum(jnp.sum(has_next), 1)
 
-    def _interests(self, batch: CTRBatch) -> _Interests:
-        target, history, valid = embed_batch(self.embedding, batch)
+    def _interests(self, batch: CTRBatch, dropout: DropoutKeys | None = None) -> _Interests:
+        target, history, valid = embed_batch(self.embedding, batch, dropout)
         states = self.extractor(history)  # left-aligned: padding after a sequence never reaches its steps
         query = self.query_activation(self.query(target))
         attention = masked_softmax(self.attention(query, states), valid)

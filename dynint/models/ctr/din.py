@@ -12,6 +12,7 @@ from dynint.data.ctr_samples import CTRBatch
 from dynint.models.ctr.config import DINConfig
 from dynint.models.ctr.layers import ClickTower, ItemEmbedding, LocalActivationUnit, embed_batch, pool_history
 from dynint.models.dropout import DropoutKeys
+from dynint.models.item_representation import ItemContent
 
 
 class DINEncoder(nnx.Module):
@@ -22,11 +23,20 @@ class DINEncoder(nnx.Module):
     """
 
     def __init__(
-        self, config: DINConfig, num_items: int, max_length: int, feature_sizes: Mapping[str, int], *, rngs: nnx.Rngs
+        self,
+        config: DINConfig,
+        num_items: int,
+        max_length: int,
+        feature_sizes: Mapping[str, int],
+        *,
+        rngs: nnx.Rngs,
+        content: ItemContent | None = None,
     ):
         del max_length  # attention needs no position table
         self.pooling = config.pooling
-        self.embedding = ItemEmbedding(num_items, feature_sizes, config.embedding_size, rngs=rngs)
+        self.embedding = ItemEmbedding(
+            num_items, feature_sizes, config.embedding_size, rngs=rngs, items=config.items, content=content
+        )
         size = self.embedding.output_size
         self.attention = LocalActivationUnit(size, config.attention_sizes, config.attention_activation, rngs=rngs)
         self.output_size = 3 * size
@@ -36,8 +46,7 @@ class DINEncoder(nnx.Module):
         return self._weights(*embed_batch(self.embedding, batch))
 
     def encode(self, batch: CTRBatch, dropout: DropoutKeys | None = None) -> tuple[jax.Array, jax.Array]:
-        del dropout  # no dropout before the head
-        target, history, valid = embed_batch(self.embedding, batch)
+        target, history, valid = embed_batch(self.embedding, batch, dropout)  # dropout: the item adaptor's only
         attended = jnp.einsum("bl,bld->bd", self._weights(target, history, valid), history)
         features = jnp.concatenate([target, pool_history(history, valid, self.pooling), attended], axis=-1)
         return features, jnp.zeros((), features.dtype)

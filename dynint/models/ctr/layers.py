@@ -14,16 +14,27 @@ from flax import nnx
 from dynint.data.ctr_samples import CTRBatch
 from dynint.models.base import EMBEDDING_INIT
 from dynint.models.dropout import Dropout, DropoutKeys
+from dynint.models.item_representation import ItemContent, ItemRepresentation, ItemRepresentationConfig
 
 
 class ItemEmbedding(nnx.Module):
-    """An item as the concatenation of its id embedding and, per side feature, the mean embedding
-    of its non-padding tokens (zeros if it has none). `feature_sizes[name]` is the feature's
-    vocabulary size including the padding token 0."""
+    """An item as the concatenation of its vector (`ItemRepresentation` under `items`, None: its
+    id embedding) and, per side feature, the mean embedding of its non-padding tokens
+    (zeros if it has none). `feature_sizes[name]` is the feature's vocabulary size including the
+    padding token 0."""
 
-    def __init__(self, num_items: int, feature_sizes: Mapping[str, int], size: int, *, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        num_items: int,
+        feature_sizes: Mapping[str, int],
+        size: int,
+        *,
+        rngs: nnx.Rngs,
+        items: ItemRepresentationConfig | None = None,
+        content: ItemContent | None = None,
+    ):
         self.feature_names = tuple(sorted(feature_sizes))
-        self.items = nnx.Embed(num_items + 1, size, embedding_init=EMBEDDING_INIT, rngs=rngs)
+        self.items = ItemRepresentation(items or ItemRepresentationConfig(), num_items, size, content, rngs=rngs)
         self.features = nnx.List(
             [
                 nnx.Embed(feature_sizes[name], size, embedding_init=EMBEDDING_INIT, rngs=rngs)
@@ -32,9 +43,11 @@ class ItemEmbedding(nnx.Module):
         )
         self.output_size = size * (1 + len(self.feature_names))
 
-    def __call__(self, items: jax.Array, tokens: Mapping[str, jax.Array]) -> jax.Array:
+    def __call__(
+        self, items: jax.Array, tokens: Mapping[str, jax.Array], dropout: DropoutKeys | None = None
+    ) -> jax.Array:
         """`items` `(...)` and `tokens[name]` `(..., F)` -> `(..., output_size)`."""
-        parts = [self.items(items)]
+        parts = [self.items(items, dropout)]
         for name, table in zip(self.feature_names, self.features, strict=True):
             valid = (tokens[name] != 0)[..., None]
             total = jnp.sum(jnp.where(valid, table(tokens[name]), 0.0), axis=-2)
@@ -130,9 +143,16 @@ class ClickTower:
     MLP is built after the encoder, so the encoder's initial parameters are those it has alone."""
 
     def __init__(
-        self, config: Any, num_items: int, max_length: int, feature_sizes: Mapping[str, int], *, rngs: nnx.Rngs
+        self,
+        config: Any,
+        num_items: int,
+        max_length: int,
+        feature_sizes: Mapping[str, int],
+        *,
+        rngs: nnx.Rngs,
+        content: ItemContent | None = None,
     ):
-        super().__init__(config, num_items, max_length, feature_sizes, rngs=rngs)  # the encoder's
+        super().__init__(config, num_items, max_length, feature_sizes, rngs=rngs, content=content)  # the encoder's
         self.mlp = MLP(self.output_size, config.mlp_sizes, config.activation, config.dropout, rngs=rngs)
 
     def __call__(self, batch: CTRBatch, *, dropout: DropoutKeys | None = None) -> tuple[jax.Array, jax.Array]:
@@ -155,8 +175,10 @@ def masked_softmax(scores: jax.Array, valid: jax.Array) -> jax.Array:
     return jnp.where(valid, jax.nn.softmax(scores, axis=-1), 0.0)
 
 
-def embed_batch(embedding: ItemEmbedding, batch: CTRBatch) -> tuple[jax.Array, jax.Array, jax.Array]:
+def embed_batch(
+    embedding: ItemEmbedding, batch: CTRBatch, dropout: DropoutKeys | None = None
+) -> tuple[jax.Array, jax.Array, jax.Array]:
     """The target `(B, d)`, the behaviours `(B, L, d)` and where they are real `(B, L)`."""
-    target = embedding(batch.targets, batch.target_tokens)
-    history = embedding(batch.histories, batch.history_tokens)
+    target = embedding(batch.targets, batch.target_tokens, dropout)
+    history = embedding(batch.histories, batch.history_tokens, dropout)
     return target, history, batch.histories != 0

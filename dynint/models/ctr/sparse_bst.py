@@ -17,6 +17,7 @@ from dynint.models.ctr.bst import behaviour_transformer, item_vector_size
 from dynint.models.ctr.config import BSTConfig
 from dynint.models.ctr.layers import ClickTower, ItemEmbedding, embed_batch, pool_history
 from dynint.models.dropout import DropoutKeys
+from dynint.models.item_representation import ItemContent
 from dynint.models.sparse_attention import AttentionPattern
 from dynint.models.transformer import MultiHeadSelfAttention, TransformerEncoder, position_indices
 
@@ -43,10 +44,13 @@ class SparseBSTEncoder(nnx.Module):
         feature_sizes: Mapping[str, int],
         *,
         rngs: nnx.Rngs,
+        content: ItemContent | None = None,
     ):
         size = item_vector_size(config, feature_sizes)
         self.pooling = config.pooling
-        self.embedding = ItemEmbedding(num_items, feature_sizes, config.embedding_size, rngs=rngs)
+        self.embedding = ItemEmbedding(
+            num_items, feature_sizes, config.embedding_size, rngs=rngs, items=config.items, content=content
+        )
         self.distances = nnx.Embed(max_length, size, embedding_init=EMBEDDING_INIT, rngs=rngs)
         transformer = behaviour_transformer(config, size, "pre")
         self.encoder = TransformerEncoder(transformer, causal=True, pattern=config.attention, rngs=rngs)
@@ -55,7 +59,7 @@ class SparseBSTEncoder(nnx.Module):
 
     def encode(self, batch: CTRBatch, dropout: DropoutKeys | None = None) -> tuple[jax.Array, jax.Array]:
         """Features `(B, output_size)` and an auxiliary loss of 0."""
-        target, history, valid = embed_batch(self.embedding, batch)
+        target, history, valid = embed_batch(self.embedding, batch, dropout)
         history = history + self.distances(position_indices(batch.histories, "last"))
         encoded = self.encoder(history, valid, dropout)
         # The target is one more key and the only query: padding-only mask, O(L) scores.

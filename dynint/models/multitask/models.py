@@ -14,6 +14,7 @@ from dynint.data.ctr_samples import CTRBatch
 from dynint.models.ctr import CTR_ENCODERS
 from dynint.models.ctr.layers import MLP
 from dynint.models.dropout import DropoutKeys
+from dynint.models.item_representation import ItemContent
 from dynint.models.multitask.config import ESMMConfig, MMoEConfig, MultitaskConfig, PLEConfig, SharedBottomConfig
 from dynint.models.multitask.layers import CGCLayer, Experts, Gate, mix
 
@@ -31,8 +32,9 @@ class MultitaskOutputs(NamedTuple):
 class MultitaskModel(nnx.Module):
     """The encoder, the sharing layers a subclass builds in `build_sharing`, then the towers.
 
-    Built as `Model(config, num_items, max_length, feature_sizes, rngs=...)` like a CTR model
-    and called as `model(batch, dropout=keys | None) -> MultitaskOutputs`.
+    Built as `Model(config, num_items, max_length, feature_sizes, rngs=..., content=None)` like a
+    CTR model (`content` for the encoder's `model.encoder.items`) and called as
+    `model(batch, dropout=keys | None) -> MultitaskOutputs`.
     """
 
     entire_space = False  # ESMM trains the like tower through pCTCVR on every sample
@@ -45,10 +47,11 @@ class MultitaskModel(nnx.Module):
         feature_sizes: Mapping[str, int],
         *,
         rngs: nnx.Rngs,
+        content: ItemContent | None = None,
     ):
         self.tasks = tuple(config.tasks)
         encoder_class = CTR_ENCODERS[config.encoder.name][1]
-        self.encoder = encoder_class(config.encoder, num_items, max_length, feature_sizes, rngs=rngs)
+        self.encoder = encoder_class(config.encoder, num_items, max_length, feature_sizes, rngs=rngs, content=content)
         tower_input = self.build_sharing(config, self.encoder.output_size, rngs=rngs)
         self.towers = nnx.List(
             [MLP(tower_input, config.tower_sizes, config.activation, config.dropout, rngs=rngs) for _ in self.tasks]
