@@ -7,6 +7,7 @@ it was.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -68,7 +69,8 @@ def append_jsonl(path: str | Path, record: dict[str, Any]) -> None:
             while written < len(data):
                 written += os.write(handle, data[written:])
         except OSError as error:
-            os.ftruncate(handle, size)
+            with contextlib.suppress(OSError):  # a device such as /dev/full cannot be truncated
+                os.ftruncate(handle, size)
             raise OutputError(path, _reason(error)) from None
     finally:
         os.close(handle)

@@ -6,7 +6,7 @@ save within an epoch, the position in it). Checkpoints are numbered by training 
 writes each save to a temporary folder and renames it when complete, and each slot keeps the
 two newest saves. After a save, a manifest of the sizes and SHA-256 digests of its files is
 written beside them; a restore checks it, so a truncated or altered file is never read back as
-valid. An unreadable newest save is set aside with a warning and the one before it restored.
+valid. A damaged newest save is set aside with a warning and the one before it restored.
 """
 
 from __future__ import annotations
@@ -63,36 +63,41 @@ class CheckpointSlot:
 
     def restore(self, like: Any, step: int | None = None) -> tuple[Any, dict[str, Any], int] | None:
         """The saved (state, progress, step), the state with `like`'s structure and shardings; None
-        if nothing is saved. Without `step`, the newest readable save: an unreadable one is moved
-        aside (to `DIRECTORY-unreadable-STEP`) with a `DynintWarning`, and the one before it is
-        tried. A given `step` must be readable."""
+        if nothing is saved. Without `step`, the newest intact save: one whose files differ from
+        its manifest is moved aside (to `DIRECTORY-unreadable-STEP`) with a `DynintWarning`, and
+        the one before it is tried. A given `step` must be intact. An intact save that orbax cannot
+        restore into `like` (another model, say) is an error, and nothing is moved."""
         steps = [step] if step is not None else sorted(self._manager.all_steps(), reverse=True)
         if not steps:
             return None
-        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
-        problems = []
+        damaged = []
         for candidate in steps:
+            folder = self.directory / str(candidate)
             try:
-                _verify(self.directory / str(candidate))
+                _verify(folder)
+            except ValueError as error:
+                damaged.append(f"step {candidate}: {error}")
+                if step is None:
+                    aside = self._set_aside(candidate)
+                    warnings.warn(
+                        f"checkpoint {folder} is damaged ({error}); moved it to {aside} and resuming from the save "
+                        "before it",
+                        DynintWarning,
+                        stacklevel=2,
+                    )
+                    continue
+                break
+            abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+            try:
                 restored = self._manager.restore(
                     candidate,
                     args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), progress=ocp.args.JsonRestore()),
                 )
-            except Exception as error:  # a damaged checkpoint can fail in any layer of orbax
-                problems.append(f"step {candidate}: {error}")
-                if step is not None:
-                    break
-                aside = self._set_aside(candidate)
-                warnings.warn(
-                    f"checkpoint {self.directory / str(candidate)} is unreadable ({error}); moved it to {aside} "
-                    "and resuming from the save before it",
-                    DynintWarning,
-                    stacklevel=2,
-                )
-                continue
+            except Exception as error:  # orbax raises its own types for a save it cannot read into `like`
+                raise CheckpointError(f"checkpoint {folder} cannot be restored into this run: {error}") from error
             return restored["state"], restored["progress"], candidate
         raise CheckpointError(
-            f"no readable checkpoint in {self.directory} ({'; '.join(problems)}); start the run afresh (without resume)"
+            f"no intact checkpoint in {self.directory} ({'; '.join(damaged)}); start the run afresh (without resume)"
         )
 
     def close(self) -> None:

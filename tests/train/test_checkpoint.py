@@ -60,7 +60,7 @@ def test_a_corrupt_newest_save_is_set_aside_with_a_warning_and_the_previous_one_
     slot.save(1, _state(1.0), {"epoch": 1})
     slot.save(2, _state(2.0), {"epoch": 2})
     _truncate_largest_file(tmp_path / "latest" / "2")
-    with pytest.warns(DynintWarning, match=r"latest/2 is unreadable.*does not match the digest"):
+    with pytest.warns(DynintWarning, match=r"latest/2 is damaged.*does not match the digest"):
         state, progress, step = slot.restore(_state(0.0))
     np.testing.assert_array_equal(_embedding(state), 1.0)
     assert (progress, step) == ({"epoch": 1}, 1)
@@ -74,7 +74,7 @@ def test_a_requested_step_that_is_corrupt_fails_naming_the_folder(tmp_path):
     slot = CheckpointSlot(tmp_path / "best")
     slot.save(4, _state(4.0), {"epoch": 4})
     _truncate_largest_file(tmp_path / "best" / "4")
-    with pytest.raises(CheckpointError, match=r"no readable checkpoint in .*best \(step 4: "):
+    with pytest.raises(CheckpointError, match=r"no intact checkpoint in .*best \(step 4: "):
         slot.restore(_state(0.0), step=4)
     slot.close()
 
@@ -84,3 +84,13 @@ def test_a_checkpoint_folder_that_cannot_be_created_fails_naming_it(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(OutputError, match=r"cannot write .*file/checkpoints/latest"):
         Checkpoints(blocker / "checkpoints")
+
+
+def test_an_intact_save_of_another_structure_is_an_error_and_is_not_moved(tmp_path):
+    slot = CheckpointSlot(tmp_path / "latest")
+    slot.save(1, _state(1.0), {"epoch": 1})
+    other = _state(0.0).replace(params={"items": {"embedding": jnp.zeros((3, 2))}})
+    with pytest.raises(CheckpointError, match=r"latest/1 cannot be restored into this run"):
+        slot.restore(other)
+    assert slot.latest_step() == 1 and (tmp_path / "latest" / "1").is_dir()
+    slot.close()

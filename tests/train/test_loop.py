@@ -214,3 +214,170 @@ def test_ctr_runs_refuse_the_refit(tiny_data, tmp_path):
     config = tiny_config(tmp_path, train={"refit_for_test": True})
     with pytest.raises(ConfigError, match="refit_for_test"):
         train_then_test(config, {}, None, None, None, None, tmp_path, False, None)
+
+
+class _ToyBatches:
+    """Five batches of four rows per epoch for a linear model; the batches at the `(epoch, index)`
+    pairs of `poison` have an infinite loss (with a finite gradient)."""
+
+    def __init__(self, poison=()):
+        self.poison = set(poison)
+
+    def num_batches(self, seed, epoch):
+        return 5
+
+    def epoch(self, seed, epoch):
+        rng = np.random.default_rng([seed, epoch])
+        return [
+            {
+                "x": rng.normal(size=(4, 3)).astype(np.float32),
+                "poison": np.full(4, np.inf if (epoch, index) in self.poison else 0.0, np.float32),
+            }
+            for index in range(5)
+        ]
+
+    def examples(self, batch):
+        return 4.0
+
+
+def _toy_loss(params, batch, key):
+    import jax.numpy as jnp
+
+    return jnp.mean((batch["x"] @ params["w"] - 1.0) ** 2) + jnp.mean(batch["poison"])
+
+
+def _fit_toy(run_dir, batches, **train):
+    import jax
+    import jax.numpy as jnp
+
+    from dynint.train import sharding
+    from dynint.train.config import TrainConfig
+    from dynint.train.loop import fit
+
+    return fit(
+        train=TrainConfig(**{"max_epochs": 3, "learning_rate": 0.05, **train}),
+        seed=0,
+        key=jax.random.key(0),
+        params={"w": jnp.zeros(3)},
+        loss=_toy_loss,
+        batches=batches,
+        mesh=sharding.make_mesh(1),
+        validate=lambda params: {"NDCG@10": -float(jnp.sum((params["w"] - 1.0) ** 2))},
+        run_dir=run_dir,
+        progress=False,
+    )
+
+
+def _latest_checkpoint(run_dir):
+    """The toy run's latest (state, progress, step)."""
+    import jax
+    import jax.numpy as jnp
+
+    from dynint.train.checkpoint import CheckpointSlot
+    from dynint.train.config import TrainConfig
+    from dynint.train.optim import make_optimizer
+    from dynint.train.state import init_state
+
+    slot = CheckpointSlot(run_dir / "checkpoints" / "latest")
+    like = init_state({"w": jnp.zeros(3)}, make_optimizer(TrainConfig(learning_rate=0.05), 15), jax.random.key(0))
+    restored = slot.restore(like)
+    slot.close()
+    return restored
+
+
+def test_a_non_finite_loss_stops_the_run_naming_where_and_saves_the_state_before_it(tmp_path):
+    from dynint.errors import TrainingDiverged
+
+    with pytest.raises(TrainingDiverged) as raised:
+        _fit_toy(tmp_path, _ToyBatches(poison={(2, 3)}))
+    assert "epoch 2, step 9 (step 4 of the epoch): the loss is not finite" in str(raised.value)
+    assert "train.learning_rate (now 0.05)" in str(raised.value) and "train.clip_norm" in str(raised.value)
+    assert raised.value.record == {
+        "epoch": 2,
+        "step": 9,
+        "quantity": "loss",
+        "last_good_checkpoint": str((tmp_path / "checkpoints" / "latest" / "8").absolute()),
+    }
+    state, progress, step = _latest_checkpoint(tmp_path)
+    assert step == 8 and int(state.step) == 8 and np.isfinite(np.asarray(state.params["w"])).all()
+    assert progress["partial_epoch"]["epoch"] == 2 and progress["partial_epoch"]["batches"] == 3
+    assert [e["epoch"] for e in _log(tmp_path)] == [1]
+
+
+def test_resuming_a_diverged_run_with_skip_matches_a_run_that_skipped_from_the_start(tmp_path):
+    from dynint.errors import TrainingDiverged
+
+    poisoned = _ToyBatches(poison={(2, 3)})
+    with pytest.raises(TrainingDiverged):
+        _fit_toy(tmp_path / "resumed", poisoned)
+    resumed = _fit_toy(tmp_path / "resumed", poisoned, on_nonfinite="skip", resume=True)
+    skipping = _fit_toy(tmp_path / "skipping", poisoned, on_nonfinite="skip")
+    np.testing.assert_array_equal(resumed.best_params["w"], skipping.best_params["w"])
+    assert _without_times(_log(tmp_path / "resumed")) == _without_times(_log(tmp_path / "skipping"))
+    assert [e["skipped_steps"] for e in _log(tmp_path / "skipping")] == [0, 1, 0]
+    assert all(np.isfinite(e["train_loss"]) for e in _log(tmp_path / "skipping"))
+
+
+def test_skip_stops_only_after_max_consecutive_nonfinite_steps_in_a_row(tmp_path):
+    from dynint.errors import TrainingDiverged
+
+    apart = _fit_toy(tmp_path / "apart", _ToyBatches(poison={(1, 1), (1, 3)}), on_nonfinite="skip")
+    assert [e["skipped_steps"] for e in apart.progress.history] == [2, 0, 0]
+    with pytest.raises(TrainingDiverged, match=r"step 3 of the epoch\): the loss is not finite in 2 steps in a row"):
+        _fit_toy(
+            tmp_path / "row", _ToyBatches(poison={(1, 1), (1, 2)}), on_nonfinite="skip", max_consecutive_nonfinite=2
+        )
+
+
+def _stepping(monkeypatch, at_call, action):
+    """Make the loop's train step run `action()` just before its `at_call`-th call (from 1)."""
+    import dynint.train.loop as loop
+
+    original = loop.make_train_step
+    calls = []
+
+    def make(*args, **kwargs):
+        step = original(*args, **kwargs)
+
+        def counted(*step_args):
+            calls.append(1)
+            if len(calls) == at_call:
+                action()
+            return step(*step_args)
+
+        return counted
+
+    monkeypatch.setattr(loop, "make_train_step", make)
+
+
+def test_sigint_mid_epoch_saves_the_position_and_the_resumed_run_matches_an_uninterrupted_one(tmp_path, monkeypatch):
+    from dynint.errors import Interrupted
+
+    uninterrupted = _fit_toy(tmp_path / "uninterrupted", _ToyBatches())
+    _stepping(monkeypatch, 8, lambda: signal.raise_signal(signal.SIGINT))  # the 3rd step of epoch 2
+    with pytest.raises(
+        Interrupted, match=r"SIGINT at epoch 2, step 8 \(3 of its steps\).*checkpoint of step 8"
+    ) as raised:
+        _fit_toy(tmp_path / "resumed", _ToyBatches())
+    assert raised.value.exit_code == 130
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the loop's handler is gone
+    monkeypatch.undo()
+    resumed = _fit_toy(tmp_path / "resumed", _ToyBatches(), resume=True)
+    np.testing.assert_array_equal(resumed.best_params["w"], uninterrupted.best_params["w"])
+    assert _without_times(_log(tmp_path / "resumed")) == _without_times(_log(tmp_path / "uninterrupted"))
+
+
+def test_a_crash_loses_only_the_steps_since_the_last_interval_checkpoint(tmp_path, monkeypatch):
+    uninterrupted = _fit_toy(tmp_path / "uninterrupted", _ToyBatches())
+
+    def crash():
+        raise RuntimeError("power cut")
+
+    _stepping(monkeypatch, 9, crash)  # after 8 steps, 3 of them in epoch 2
+    with pytest.raises(RuntimeError, match="power cut"):
+        _fit_toy(tmp_path / "resumed", _ToyBatches(), checkpoint_every_steps=3)
+    assert _latest_checkpoint(tmp_path / "resumed")[2] == 6  # steps 7 and 8 are lost, not the whole epoch
+    monkeypatch.undo()
+    resumed = _fit_toy(tmp_path / "resumed", _ToyBatches(), checkpoint_every_steps=3, resume=True)
+    np.testing.assert_array_equal(resumed.best_params["w"], uninterrupted.best_params["w"])
+    assert _without_times(_log(tmp_path / "resumed")) == _without_times(_log(tmp_path / "uninterrupted"))
