@@ -10,6 +10,7 @@ from baselines.content_pretrained import PretrainedContent, PretrainedContentCon
 from baselines.hybrid import Hybrid, HybridConfig
 from baselines.itemknn import ItemKNN, ItemKNNConfig
 from baselines.pop import PopRec, PopRecConfig
+from baselines.unseen_random import UnseenRandom, UnseenRandomConfig
 
 BASELINES: dict[str, tuple[type, type[Baseline]]] = {
     "poprec": (PopRecConfig, PopRec),
@@ -17,6 +18,7 @@ BASELINES: dict[str, tuple[type, type[Baseline]]] = {
     "content": (ContentConfig, ContentBased),
     "content-pretrained": (PretrainedContentConfig, PretrainedContent),
     "hybrid": (HybridConfig, Hybrid),
+    "unseen-random": (UnseenRandomConfig, UnseenRandom),
 }
 
 __all__ = ["BASELINES", "Baseline", "FitData"]

@@ -225,6 +225,7 @@ def _text_enhanced_rows() -> tuple[RowSpec, ...]:
             ),
         ]
     rows.append(RowSpec("poprec-cold", "item-cold-start/poprec.yaml"))
+    rows.append(RowSpec("unseen-random-cold", "item-cold-start/unseen-random.yaml", notes="reference floor"))
     rows.append(RowSpec("dien-id-ctr", "text-enhanced/dien-id.yaml"))
     rows.append(RowSpec("dien-id+text-ctr", "text-enhanced/dien-id-text.yaml", datasets=_TEXT_DATASETS))
     rows.append(
