@@ -24,12 +24,12 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tokenizers import Tokenizer
 
 from dynint.errors import ConfigError, DataFormatError
+from dynint.pretrained.bert import compute_dtype
 from dynint.pretrained.gguf_checkpoint import read_gguf_llama
 from dynint.pretrained.pooling import Pooling, pool_hidden_states
 from dynint.pretrained.safetensors_checkpoint import read_model_config, read_safetensors_weights
 from dynint.train.sharding import MODEL_AXIS
 
-DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 LLAMA_POOLINGS = ("mean", "last", "mean+normalize", "last+normalize")
 
 
@@ -269,8 +269,8 @@ def llama_from_hf_weights(
 ) -> Llama:
     """A `Llama` whose parameters are `weights` (Hugging Face names and layouts, as from
     `hf_parameter_shapes`), stored and computed in `dtype`. No random initialisation is run."""
-    compute_dtype = _dtype(dtype)
-    graphdef, state = nnx.split(nnx.eval_shape(lambda: Llama(config, dtype=compute_dtype, rngs=nnx.Rngs(0))))
+    jax_dtype = compute_dtype(dtype)
+    graphdef, state = nnx.split(nnx.eval_shape(lambda: Llama(config, dtype=jax_dtype, rngs=nnx.Rngs(0))))
     filled = []
     for path, variable in nnx.to_flat_state(state):
         name, transpose = _hf_name(path)
@@ -281,26 +281,22 @@ def llama_from_hf_weights(
         if array.shape != variable.get_value().shape:
             expected = variable.get_value().shape[::-1] if transpose else variable.get_value().shape
             raise DataFormatError(source, f"tensor {name!r} has shape {np.shape(weights[name])}, expected {expected}")
-        filled.append((path, variable.replace(jnp.asarray(array, dtype=compute_dtype))))
+        filled.append((path, variable.replace(jnp.asarray(array, dtype=jax_dtype))))
     return nnx.merge(graphdef, nnx.from_flat_state(filled))
-
-
-def _dtype(name: str) -> Any:
-    if name not in DTYPES:
-        raise ConfigError(f"dtype={name!r}: expected one of {', '.join(DTYPES)}")
-    return DTYPES[name]
 
 
 @dataclass(frozen=True)
 class LlamaCheckpoint:
-    """A loaded checkpoint: the model, its tokenizer (which adds BOS where the checkpoint asks for
-    it when called with `add_special_tokens=True`), and the SHA-256 of its weight file(s)."""
+    """A loaded checkpoint: the model (computing in `dtype`), its tokenizer (which adds BOS where
+    the checkpoint asks for it when called with `add_special_tokens=True`), and the SHA-256 of its
+    weight file(s)."""
 
     name: str
     config: LlamaConfig
     model: Llama
     tokenizer: Tokenizer
     fingerprint: str
+    dtype: str
 
 
 def load_llama(path: str | Path, *, dtype: str = "float32") -> LlamaCheckpoint:
@@ -311,7 +307,7 @@ def load_llama(path: str | Path, *, dtype: str = "float32") -> LlamaCheckpoint:
         gguf = read_gguf_llama(path)
         config = llama_config_from_hf(gguf.config, path)
         model = llama_from_hf_weights(config, gguf.tensors, dtype=dtype, source=path)
-        return LlamaCheckpoint(path.stem, config, model, gguf.tokenizer, gguf.fingerprint)
+        return LlamaCheckpoint(path.stem, config, model, gguf.tokenizer, gguf.fingerprint, dtype)
     if not path.is_dir():
         raise DataFormatError(path, "expected a .gguf file or a folder with config.json and model.safetensors")
     config = llama_config_from_hf(read_model_config(path), path / "config.json")
@@ -323,7 +319,8 @@ def load_llama(path: str | Path, *, dtype: str = "float32") -> LlamaCheckpoint:
     ignore = ("lm_head.",) if config.tie_word_embeddings else ()
     tensors = weights.take(hf_parameter_shapes(config), ignore=(*ignore, "model.rotary_emb."))
     model = llama_from_hf_weights(config, tensors, dtype=dtype, source=path)
-    return LlamaCheckpoint(path.name, config, model, Tokenizer.from_file(str(tokenizer_path)), weights.fingerprint)
+    tokenizer = Tokenizer.from_file(str(tokenizer_path))
+    return LlamaCheckpoint(path.name, config, model, tokenizer, weights.fingerprint, dtype)
 
 
 @partial(jax.jit, static_argnames=("graphdef",))
@@ -334,51 +331,49 @@ def llama_forward(
     return nnx.merge(graphdef, state)(token_ids, valid)
 
 
-@partial(jax.jit, static_argnames=("graphdef", "pooling"))
-def _embed(graphdef: nnx.GraphDef, state: nnx.State, token_ids: jax.Array, valid: jax.Array, pooling: Pooling):
-    hidden, _ = nnx.merge(graphdef, state)(token_ids, valid)
-    return pool_hidden_states(hidden, valid, pooling)
-
-
-class LlamaEmbedder:
+class LlamaEmbedder(nnx.Module):
     """A `TextEmbedder` over a Llama checkpoint: the pooled final hidden states ("mean" over real
-    tokens, or the "last" real token, optionally "+normalize"d)."""
+    tokens, or the "last" real token, optionally "+normalize"d). An NNX module, so `encode_texts`
+    passes its weights to the compiled function as arguments."""
 
     def __init__(self, checkpoint: LlamaCheckpoint, pooling: str = "mean", max_length: int | None = None):
         if pooling not in LLAMA_POOLINGS:
             raise ConfigError(f"pooling={pooling!r}: expected one of {', '.join(LLAMA_POOLINGS)} for a decoder LLM")
+        self.model = checkpoint.model
+        self.tokenizer = checkpoint.tokenizer
+        self.config = checkpoint.config
         self.name = checkpoint.name
         self.fingerprint = checkpoint.fingerprint
+        self.dtype = checkpoint.dtype
         self.pooling = pooling
+        self.pooling_spec = Pooling.parse(pooling)
         self.max_length = max_length or checkpoint.config.max_position_embeddings
         self.dimension = checkpoint.config.hidden_size
-        self.config = checkpoint.config
-        self.tokenizer = checkpoint.tokenizer
-        self.graphdef, self.state = nnx.split(checkpoint.model)
-        self._pooling = Pooling.parse(pooling)
 
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
         encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=True)
         return [encoding.ids[: self.max_length] for encoding in encodings]
 
     def embed_tokens(self, token_ids: jax.Array, valid: jax.Array) -> jax.Array:
-        return _embed(self.graphdef, self.state, jnp.asarray(token_ids), jnp.asarray(valid), self._pooling)
+        hidden, _ = self.model(jnp.asarray(token_ids), jnp.asarray(valid))
+        return pool_hidden_states(hidden, jnp.asarray(valid), self.pooling_spec)
 
     def forward(self, token_ids: jax.Array, valid: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """Final hidden states `(B, L, d)` and next-token logits `(B, vocab)` (see `Llama.__call__`)."""
-        return llama_forward(self.graphdef, self.state, jnp.asarray(token_ids), jnp.asarray(valid))
+        """Final hidden states `(B, L, d)` and next-token logits `(B, vocab)` (see `Llama.__call__`), compiled."""
+        return llama_forward(*nnx.split(self.model), jnp.asarray(token_ids), jnp.asarray(valid))
 
     def shard(self, mesh: Mesh) -> None:
-        """Place the parameters on `mesh` by `llama_partition_specs` (tensor parallel over `model`)."""
-        specs = llama_partition_specs(self.state, mesh.shape[MODEL_AXIS])
-        self.state = jax.device_put(self.state, jax.tree.map(lambda spec: NamedSharding(mesh, spec), specs))
+        """Move the parameters onto `mesh` by `llama_partition_specs` (tensor parallel over `model`)."""
+        state = nnx.state(self.model)
+        specs = llama_partition_specs(state, mesh.shape[MODEL_AXIS])
+        nnx.update(self.model, jax.device_put(state, jax.tree.map(lambda spec: NamedSharding(mesh, spec), specs)))
 
 
 def load_llama_embedder(
     path: str | Path, *, pooling: str = "mean", dtype: str = "float32", max_length: int | None = None
 ) -> LlamaEmbedder:
-    """A `TextEmbedder` from a `.gguf` file or a Hugging Face Llama folder; `max_length` defaults
-    to the checkpoint's context length."""
+    """A `TextEmbedder` from a `.gguf` file or a Hugging Face Llama folder, computing in `dtype`
+    ("float32" or "bfloat16"); `max_length` defaults to the checkpoint's context length."""
     return LlamaEmbedder(load_llama(path, dtype=dtype), pooling=pooling, max_length=max_length)
 
 

@@ -177,7 +177,7 @@ def test_bfloat16_compute_stays_close_to_float32_and_embeds_in_float32(tmp_path)
     gguf_path, _ = tiny_llama_checkpoints(tmp_path)
     full = load_llama_embedder(gguf_path)
     half = load_llama_embedder(gguf_path, dtype="bfloat16")
-    assert half.state["blocks"][0]["mlp"]["up"]["kernel"][...].dtype == jnp.bfloat16
+    assert half.model.blocks[0].mlp.up.kernel[...].dtype == jnp.bfloat16
     valid = np.ones_like(TOKENS, bool)
     full_vectors = np.asarray(full.embed_tokens(TOKENS, valid))
     half_vectors = np.asarray(half.embed_tokens(TOKENS, valid))
@@ -237,7 +237,7 @@ _SHARDED_VERSUS_SINGLE_DEVICE = textwrap.dedent(
     single = load_llama_embedder(gguf_path)
     sharded = load_llama_embedder(gguf_path)
     sharded.shard(make_mesh(8, model_parallelism=4))
-    kernel = sharded.state["blocks"][0]["mlp"]["gate"]["kernel"][...]
+    kernel = sharded.model.blocks[0].mlp.gate.kernel[...]
     hidden, logits = (np.asarray(a) for a in single.forward(token_ids, valid))
     sharded_hidden, sharded_logits = (np.asarray(a) for a in sharded.forward(token_ids, valid))
     print(json.dumps({
