@@ -217,9 +217,8 @@ class ItemRepresentation(nnx.Module):
             # Content rows for the extra tokens are zeros; those tokens get learned vectors instead.
             self.frozen_text = FrozenContent(_with_rows(content.text.astype(np.float32), extra_tokens))
         self.projection = nnx.Linear(content.text.shape[1], hidden_size, rngs=rngs) if learned else None
-        self.adaptor = None
-        if config.kind in ("text-adaptor", "id+text"):
-            self.adaptor = WhiteningAdaptor(
+        self.adaptor = (
+            WhiteningAdaptor(
                 content.text.shape[1],
                 hidden_size,
                 config.adaptor_experts,
@@ -227,9 +226,11 @@ class ItemRepresentation(nnx.Module):
                 init_std,
                 rngs=rngs,
             )
-        self.extra = None
-        if config.kind == "text-adaptor" and extra_tokens:
-            self.extra = nnx.Param(init(rngs.params(), (extra_tokens, hidden_size)))
+            if config.kind in ("text-adaptor", "id+text")
+            else None
+        )
+        with_extra = config.kind == "text-adaptor" and extra_tokens
+        self.extra = nnx.Param(init(rngs.params(), (extra_tokens, hidden_size))) if with_extra else None
         if config.uses_attributes:
             self.frozen_attributes = FrozenContent(_with_rows(content.attributes, extra_tokens).astype(np.float32))
             self.attribute_embedding = nnx.Param(init(rngs.params(), (content.attribute_vocab_size, hidden_size)))
