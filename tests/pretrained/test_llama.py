@@ -5,6 +5,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from flax import nnx
 from jax.sharding import PartitionSpec
 
 from dynint.errors import ConfigError
+from dynint.pretrained.encoding import encode_texts, load_text_embedder
 from dynint.pretrained.llama import (
     Llama,
     apply_rotary,
@@ -43,9 +45,14 @@ def _relative_error(actual: np.ndarray, expected: np.ndarray) -> np.ndarray:
     return np.linalg.norm(actual - expected, axis=-1) / np.linalg.norm(expected, axis=-1)
 
 
-def test_smollm2_gguf_is_the_reference_file(smollm2):
-    _, reference, path = smollm2
-    assert sha256_of_file(path) == reference["checkpoint"]["sha256"]
+def test_smollm2_gguf_is_the_reference_file_with_the_published_architecture(smollm2):
+    embedder, reference, path = smollm2
+    assert sha256_of_file(path) == reference["checkpoint"]["sha256"] == embedder.fingerprint
+    config = embedder.config
+    assert (config.num_layers, config.hidden_size, config.num_heads, config.num_kv_heads) == (30, 576, 9, 3)
+    assert (config.vocab_size, config.rope_theta, config.tie_word_embeddings) == (49152, 1e5, True)
+    parameters = sum(leaf.size for leaf in jax.tree.leaves(nnx.state(embedder.model, nnx.Param)))
+    assert parameters == reference["checkpoint"]["parameters"]
 
 
 def test_smollm2_tokenizer_gives_the_reference_input_ids(smollm2):
@@ -162,6 +169,12 @@ def test_the_last_hidden_state_depends_on_the_order_of_earlier_tokens():
     assert np.abs(forward[0, 2] - swapped[0, 2]).max() > 1e-3
 
 
+def test_config_json_of_transformers_4_and_5_give_the_same_config():
+    rope_parameters = {key: value for key, value in TINY_CONFIG.items() if key != "rope_theta"}
+    rope_parameters["rope_parameters"] = {"rope_type": "default", "rope_theta": TINY_CONFIG["rope_theta"]}
+    assert llama_config_from_hf(rope_parameters, "v5") == llama_config_from_hf(TINY_CONFIG, "v4")
+
+
 def test_untied_lm_head_gives_the_logits_of_its_own_weights():
     config = {**TINY_CONFIG, "tie_word_embeddings": False}
     weights = tiny_llama_weights(config)
@@ -262,3 +275,14 @@ def test_parameters_sharded_over_a_model_axis_give_the_single_device_outputs(tmp
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["spec"] == str(PartitionSpec(None, MODEL_AXIS)) and result["shards"] == 8
     assert result["hidden"] < 1e-5 and result["logits"] < 1e-4
+
+
+def test_encode_texts_gives_each_text_the_vector_it_gets_alone(tmp_path):
+    gguf_path, _ = tiny_llama_checkpoints(tmp_path, add_bos=True)
+    embedder = load_text_embedder(str(gguf_path), pooling="last")
+    texts = ["the cat", "in 1995 the hat sat on a mat, then the cat sat on it too", "a", "the cat"]
+    vectors = encode_texts(embedder, texts, batch_size=2, cache_dir=tmp_path / "cache", progress=False)
+    for text, vector in zip(texts, vectors, strict=True):
+        ids = np.asarray(embedder.tokenize([text]))
+        alone = np.asarray(embedder.embed_tokens(ids, np.ones_like(ids, bool)))[0]
+        np.testing.assert_allclose(vector, alone, rtol=1e-5, atol=1e-5, err_msg=text)
