@@ -1,5 +1,6 @@
 import json
 
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -119,3 +120,15 @@ def test_safetensors_folder_errors_name_the_file_and_tensor(tmp_path):
     (folder / "config.json").write_text(json.dumps(TINY_CONFIG))
     with pytest.raises(DataFormatError, match=r"tokenizer\.json: file not found"):
         load_llama_embedder(folder)
+
+
+def test_a_bfloat16_safetensors_folder_loads_as_its_float32_values(tmp_path):
+    weights = tiny_llama_weights(TINY_CONFIG)
+    rounded = {name: weight.astype(ml_dtypes.bfloat16) for name, weight in weights.items()}
+    write_safetensors_folder(tmp_path / "bf16", TINY_CONFIG, rounded)
+    write_safetensors_folder(tmp_path / "f32", TINY_CONFIG, {n: w.astype(np.float32) for n, w in rounded.items()})
+    token_ids = np.array([[5, 6, 7, 8]], np.int32)
+    valid = np.ones_like(token_ids, bool)
+    bf16_hidden, _ = load_llama_embedder(tmp_path / "bf16").forward(token_ids, valid)
+    f32_hidden, _ = load_llama_embedder(tmp_path / "f32").forward(token_ids, valid)
+    np.testing.assert_array_equal(np.asarray(bf16_hidden), np.asarray(f32_hidden))
