@@ -223,8 +223,8 @@ class Llama(nnx.Module):
         return hidden, logits
 
 
-# Module parameter paths and the Hugging Face tensor each one is read from; `T` marks the
-# (out, in) -> (in, out) transpose of a linear layer.
+# Module parameter paths, the Hugging Face tensor each one is read from, and whether it is a linear
+# layer's kernel, stored (out, in) by Hugging Face and (in, out) by Flax.
 _HF_NAMES: tuple[tuple[str, str, bool], ...] = (
     (r"embed/embedding", "model.embed_tokens.weight", False),
     (r"final_norm/scale", "model.norm.weight", False),
