@@ -1,7 +1,8 @@
 """A run's item content: the arrays its `model.items` asks for, built once from the run's data.
 
 Text kinds encode each item's document (`data.item_content.item_documents`) with the pretrained
-encoder `model.items.encoder` (the encoder pipeline caches the vectors on disk);
+encoder `model.items.encoder` (`pretrained.encoding` caches the vectors on disk, under
+`cache_dir` or its default);
 `id+attributes` takes the item's attribute bags (`data.item_content.attribute_bags`). The
 `id` kind needs nothing. Every item gets content, cold items (in no training event) included.
 """
@@ -18,8 +19,6 @@ from dynint.data.interactions import Interactions
 from dynint.data.item_content import attribute_bags, item_documents
 from dynint.errors import ConfigError
 from dynint.models.item_representation import ItemContent, ItemRepresentationConfig
-
-ENCODE_BATCH_SIZE = 64
 
 
 def model_items(model_config: Any) -> tuple[str, ItemRepresentationConfig]:
@@ -71,6 +70,9 @@ def item_text_vectors(
         raise ConfigError(f"{key}.kind={items.kind!r} needs item text: {error}") from error
     from dynint.pretrained.encoding import encode_texts, load_text_embedder  # loads JAX models: only when asked
 
-    embedder = load_text_embedder(items.encoder, pooling=items.encoder_pooling)
-    vectors = encode_texts(embedder, documents, batch_size=ENCODE_BATCH_SIZE, cache_dir=cache_dir, progress=progress)
+    try:
+        embedder = load_text_embedder(items.encoder, pooling=items.encoder_pooling)
+    except ConfigError as error:
+        raise ConfigError(f"{key}.encoder={items.encoder!r}: {error}") from error
+    vectors = encode_texts(embedder, documents, cache_dir=cache_dir, progress=progress)
     return np.asarray(vectors, dtype=np.float32)

@@ -1,10 +1,11 @@
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 
 from dynint.train.config import TrainConfig
-from dynint.train.optim import learning_rate_schedule, make_optimizer, weight_decay_mask
+from dynint.train.optim import learning_rate_schedule, make_optimizer, skip_frozen, weight_decay_mask
 
 PARAMS = {
     "items": {"embedding": jnp.ones((3, 2))},
@@ -54,3 +55,22 @@ def test_gradients_reach_adam_clipped_to_the_global_norm(clip_norm):
     first_moment = optax.tree.get(state, "mu")["w"]  # (1 - beta1) * the gradient Adam saw
     seen = np.asarray(first_moment) / (1 - TrainConfig().beta1)
     np.testing.assert_allclose(seen, [0.6, 0.8] if clip_norm else [30.0, 40.0], rtol=1e-5)
+
+
+def test_frozen_entries_get_no_optimizer_state_and_no_update():
+    params = {**PARAMS, "items": {"embedding": jnp.ones((3, 2)), "frozen_text": jnp.full((3, 4), 0.5)}}
+    transform = make_optimizer(TrainConfig(optimizer="adamw", learning_rate=0.1, weight_decay=0.5), total_steps=10)
+    state = transform.init(params)
+    assert (3, 4) not in {leaf.shape for leaf in jax.tree.leaves(state)}
+    grads = jax.tree.map(jnp.ones_like, params)
+    updates, _ = transform.update(grads, state, params)
+    np.testing.assert_array_equal(updates["items"]["frozen_text"], np.zeros((3, 4)))
+    assert float(jnp.abs(updates["items"]["embedding"]).max()) > 0
+
+
+def test_without_frozen_entries_the_optimizer_state_is_the_wrapped_optimizers():
+    adam = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(0.1))
+    state = skip_frozen(adam).init(PARAMS)
+    assert jax.tree.structure(state) == jax.tree.structure(adam.init(PARAMS))
+    with_frozen = {**PARAMS, "frozen_attributes": jnp.ones((3, 4))}
+    assert jax.tree.structure(skip_frozen(adam).init(with_frozen)) == jax.tree.structure(state)
