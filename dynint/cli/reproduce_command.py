@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
+from dynint.errors import TrainingDiverged
 from dynint.reproduce.render import render_markdown
 from dynint.reproduce.runner import reproduce_table
 from dynint.reproduce.tables import TABLES
@@ -40,4 +42,8 @@ def reproduce(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     print(render_markdown(table))
+    failures = [f"{row['model']} on {row['dataset']}" for row in table.get("failed_rows", [])]
+    if failures:
+        print(f"dynint: error: {len(failures)} rows failed ({', '.join(failures)}); see 'Failed runs'", file=sys.stderr)
+        return TrainingDiverged.exit_code
     return 0

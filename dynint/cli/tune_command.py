@@ -10,8 +10,10 @@ from pathlib import Path
 
 from dynint.config.loader import apply_overrides, parse_config, read_raw_config
 from dynint.data.prepared import prepare_data
+from dynint.run_lock import RunLock
 from dynint.tune.search import (
     ValidationStage,
+    check_tunable,
     search_points,
     tune,
     write_best_config,
@@ -44,12 +46,14 @@ def run(args: argparse.Namespace) -> int:
     trials_file = Path(args.trials_file or Path("results") / "tuning" / f"{output.stem}.jsonl")
     command = " ".join(["dynint tune", *map(shlex.quote, _command_arguments(args))])
 
+    check_tunable(raw, points, args.metric)
     data = prepare_data(config, args.data_dir)
     stage = ValidationStage.from_split(data.split, data.interactions.item_features)
     del data  # from here on, only the validation stage exists
-    write_trials_header(trials_file, {"command": command, "base_config": args.config, "points": len(points)})
-    result = tune(raw, points, stage, metric=args.metric, trials_path=trials_file, progress=not args.no_progress)
-    write_best_config(output, result, command=command, base_config=args.config, trials_path=trials_file)
+    with RunLock(trials_file.with_name(f".{trials_file.name}.lock"), f"tuning record {trials_file}"):
+        write_trials_header(trials_file, {"command": command, "base_config": args.config, "points": len(points)})
+        result = tune(raw, points, stage, metric=args.metric, trials_path=trials_file, progress=not args.no_progress)
+        write_best_config(output, result, command=command, base_config=args.config, trials_path=trials_file)
     summary = {"best_params": result.best.params, "valid": result.best.metrics, "config": str(output)}
     print(json.dumps({**summary, "trials": str(trials_file)}, indent=2))
     return 0

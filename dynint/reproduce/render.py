@@ -77,6 +77,12 @@ def render_markdown(table: dict[str, Any]) -> str:
     )
     if sources:
         lines += ["Published rows: " + "; ".join(sources) + ".", ""]
+    if table.get("failed_rows"):
+        lines += ["## Failed runs", ""]
+        for row in table["failed_rows"]:
+            where = f"{row['model']} on {row['dataset']}"
+            lines += [f"- {where}, seed {failure['seed']}: {failure['message']}" for failure in row["failures"]]
+        lines.append("")
     if table.get("notes"):
         lines += ["## Notes", ""] + [f"- {note}" for note in table["notes"]] + [""]
     prov = table["provenance"]

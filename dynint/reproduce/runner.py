@@ -4,6 +4,8 @@ Each run keeps its folder under `runs_dir`. A run whose folder already holds a `
 the same resolved config is reused rather than run again, and an interrupted neural run resumes
 from its latest checkpoint (ending with the metrics an uninterrupted run has), so a long table can
 be stopped and restarted, or built a few rows at a time (`rows=`) and then assembled in full.
+A run whose training diverges fails its row, which the table lists under `failed_rows`, and the
+other rows go on. One process at a time reproduces a table (a lock in its runs folder).
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from dynint.config import parse_config
 from dynint.config.loader import config_to_dict, load_config
 from dynint.config.schema import ExperimentConfig
 from dynint.data.prepared import PreparedData, prepare_data
-from dynint.errors import ConfigError
+from dynint.errors import ConfigError, TrainingDiverged
 from dynint.provenance import REPO_ROOT, provenance
 from dynint.reproduce.published import s3rec_published
 from dynint.reproduce.render import write_table
 from dynint.reproduce.summary import summarize_runs
 from dynint.reproduce.tables import RowSpec, TableSpec, get_table
+from dynint.run_lock import RunLock
 from dynint.runner import run_directory, run_experiment
 
 
@@ -48,11 +51,28 @@ def reproduce_table(
     interrupted neural runs resumed; without it, every run starts afresh. When only some rows or
     data sets are run, the other rows of an existing results_dir/NAME.json are kept where their
     recorded config and seeds are still what the table asks for (each keeps its runs' provenance),
-    so a table can be built piece by piece, across sessions."""
+    so a table can be built piece by piece, across sessions. A row with a diverged run is left
+    out of the table's rows and listed, with each failure, under `failed_rows`."""
     spec = get_table(name)
     seed_count = seeds if seeds is not None else spec.default_seeds
     chosen_rows = _chosen_rows(spec, rows)
     chosen = datasets or spec.datasets
+    with RunLock(Path(runs_dir) / spec.name / ".reproduce.lock", f"table {spec.name} (runs in {runs_dir})"):
+        return _reproduce(spec, seed_count, chosen_rows, chosen, data_dir, results_dir, runs_dir, reuse, progress)
+
+
+def _reproduce(
+    spec: TableSpec,
+    seed_count: int,
+    chosen_rows: tuple[RowSpec, ...],
+    chosen: tuple[str, ...],
+    data_dir: str | Path | None,
+    results_dir: str | Path,
+    runs_dir: str | Path,
+    reuse: bool,
+    progress: bool,
+) -> dict[str, Any]:
+    name = spec.name
     jobs = [
         (dataset, row, _row_seeds(row, dataset, seed_count))
         for dataset in chosen
@@ -60,7 +80,7 @@ def reproduce_table(
         if row.runs_on(dataset)
     ]
     prepared: dict[str, PreparedData] = {}
-    table_rows = []
+    table_rows, failed_rows = [], []
     bar = tqdm(
         total=sum(len(s) for _, _, s in jobs),
         desc=f"reproduce {name}",
@@ -71,7 +91,7 @@ def reproduce_table(
     for dataset, row, seed_list in jobs:
         base = _row_config(spec, row, dataset, runs_dir)
         key = repr((config_to_dict(base.data), config_to_dict(base.split)))
-        runs = []
+        runs, failures = [], []
         for seed in seed_list:
             bar.set_postfix_str(f"{row.model} on {dataset}, seed {seed}")
             config = _with_data_dir(replace(base, seed=seed), data_dir)
@@ -85,17 +105,25 @@ def reproduce_table(
                     and config.train.checkpoint
                 ):
                     config = replace(config, train=replace(config.train, resume=True))
-                run_experiment(config, data=prepared[key], data_dir=data_dir, progress=False)
+                try:
+                    run_experiment(config, data=prepared[key], data_dir=data_dir, progress=False)
+                except TrainingDiverged as error:
+                    failures.append({"seed": seed, "run_dir": str(run_directory(config)), "message": str(error)})
+                    bar.update(1)
+                    continue
                 finished = _finished_run(config)
                 if finished is None:
                     raise RuntimeError(f"run {run_directory(config)} ended without a readable result.json")
             runs.append(finished)
             bar.update(1)
-        table_rows.append(_table_row(spec, row, dataset, seed_list, runs))
+        if failures:
+            failed_rows.append({"model": row.model, "dataset": dataset, "seeds": seed_list, "failures": failures})
+        else:
+            table_rows.append(_table_row(spec, row, dataset, seed_list, runs))
     bar.close()
     kept = []
     if chosen_rows != spec.rows or tuple(chosen) != spec.datasets:
-        done = {(row["model"], row["dataset"]) for row in table_rows}
+        done = {(row["model"], row["dataset"]) for row in table_rows + failed_rows}
         kept = [
             r
             for r in _still_valid_rows(spec, seed_count, results_dir, runs_dir)
@@ -106,6 +134,7 @@ def reproduce_table(
     }
     table_rows = sorted(table_rows + kept, key=lambda r: order[(r["model"], r["dataset"])])
     table = _table_document(spec, table_rows, seed_count, chosen_rows if not kept else spec.rows)
+    table["failed_rows"] = failed_rows
     table["published_rows"] = [
         {"dataset": dataset, "model": model, "metrics": published}
         for dataset in spec.datasets
@@ -174,17 +203,20 @@ def _comparable(config: dict[str, Any]) -> dict[str, Any]:
     config.pop("output_dir", None)
     config.pop("name", None)
     config.get("data", {}).pop("data_dir", None)
-    for key in ("resume", "checkpoint_dir"):
+    for key in ("resume", "checkpoint_dir", "checkpoint_every_steps"):
         config.get("train", {}).pop(key, None)
     return config
 
 
 def _finished_run(config: ExperimentConfig) -> dict[str, Any] | None:
-    """The saved result of `config`'s run, if its folder holds one for this same config."""
+    """The saved result of `config`'s finished run, if its folder holds one for this same config
+    (a failed run is run again: it resumes from its last good checkpoint)."""
     path = run_directory(config) / "result.json"
     if not path.exists():
         return None
     result = json.loads(path.read_text())
+    if result.get("status", "finished") != "finished":
+        return None
     try:  # read as today's schema reads it, so fields added since then take their defaults
         saved = config_to_dict(parse_config(result.get("config", {})))
     except ConfigError:

@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import re
 import shutil
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +37,9 @@ class CheckpointSlot:
 
     def __init__(self, directory: str | Path):
         self.directory = Path(directory).absolute()
-        options = ocp.CheckpointManagerOptions(max_to_keep=KEPT, enable_async_checkpointing=False, create=True)
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=KEPT, enable_async_checkpointing=False, create=True, cleanup_tmp_directories=True
+        )
         try:
             self._manager = ocp.CheckpointManager(self.directory, options=options, item_names=("state", "progress"))
         except OSError as error:
@@ -45,13 +51,15 @@ class CheckpointSlot:
         if step in self._manager.all_steps():
             return
         try:
-            self._manager.save(
-                step,
-                args=ocp.args.Composite(state=ocp.args.StandardSave(state), progress=ocp.args.JsonSave(progress)),
-            )
-            self._manager.wait_until_finished()
+            with _orbax_errors_unlogged():
+                self._manager.save(
+                    step,
+                    args=ocp.args.Composite(state=ocp.args.StandardSave(state), progress=ocp.args.JsonSave(progress)),
+                )
+                self._manager.wait_until_finished()
         except Exception as error:  # orbax and tensorstore raise their own types for a failed write
-            raise OutputError(self.directory / str(step), f"saving the checkpoint failed ({error})") from error
+            reason = _write_failure(str(error))
+            raise OutputError(self.directory / str(step), f"saving the checkpoint failed ({reason})") from error
         try:
             write_json_atomic(self.directory / str(step) / MANIFEST, _manifest(self.directory / str(step)))
         except OutputError:
@@ -123,6 +131,25 @@ class Checkpoints:
     def close(self) -> None:
         self.latest.close()
         self.best.close()
+
+
+@contextmanager
+def _orbax_errors_unlogged() -> Iterator[None]:
+    """Orbax logs a failed write with tracebacks from its threads before it raises; the raised
+    error, reported once as an `OutputError`, is enough."""
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _write_failure(message: str) -> str:
+    """The operating system's reason in a tensorstore error (e.g. 'No space left on device'), else `message`."""
+    found = re.search(r":\s*([^:\[]+?)\s*\[os_error_code", message)
+    return found.group(1) if found else message
 
 
 def _manifest(folder: Path) -> dict[str, Any]:

@@ -91,7 +91,7 @@ def tune(
 ) -> TuneResult:
     """Fit and validate `raw_config` with each of `points` set; the best is the highest `metric`
     (the earliest on ties). Each trial is appended to `trials_path` (JSON Lines) as it ends."""
-    base = _check_tunable(raw_config, points, metric)
+    base = check_tunable(raw_config, points, metric)
     trials: list[Trial] = []
     bar = tqdm(points, desc=f"tune {base.model.name}", unit="trial", disable=not (progress and sys.stderr.isatty()))
     for index, params in enumerate(bar):
@@ -112,7 +112,9 @@ def tune(
     return TuneResult(trials, best, with_params(raw_config, best.params), metric)
 
 
-def _check_tunable(raw_config: dict[str, Any], points: Sequence[dict[str, Any]], metric: str) -> ExperimentConfig:
+def check_tunable(raw_config: dict[str, Any], points: Sequence[dict[str, Any]], metric: str) -> ExperimentConfig:
+    """The parsed base config, once the search is known to be valid: a baseline, model.* keys
+    only, a computed metric, no leaky fitting. Raises `ConfigError` naming what is wrong."""
     base = parse_config(raw_config)
     if base.split.fit_on_all_interactions:
         raise ConfigError("split.fit_on_all_interactions=true leaks test answers into fitting; tuning refuses it")

@@ -4,10 +4,13 @@ import signal
 import subprocess
 import sys
 import textwrap
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from dynint.config.loader import dump_config
 from dynint.errors import ConfigError
 from dynint.eval.ranking import evaluate_ranking
 from dynint.runner import run_experiment
@@ -381,3 +384,124 @@ def test_a_crash_loses_only_the_steps_since_the_last_interval_checkpoint(tmp_pat
     resumed = _fit_toy(tmp_path / "resumed", _ToyBatches(), checkpoint_every_steps=3, resume=True)
     np.testing.assert_array_equal(resumed.best_params["w"], uninterrupted.best_params["w"])
     assert _without_times(_log(tmp_path / "resumed")) == _without_times(_log(tmp_path / "uninterrupted"))
+
+
+_PAUSED_MID_EPOCH = textwrap.dedent(
+    """
+    import signal, sys, time
+    import dynint.train.loop as loop
+    from dynint.cli.main import main
+
+    config_path, pause_before = sys.argv[1], int(sys.argv[2])
+    make_train_step = loop.make_train_step
+
+    def make(*args, **kwargs):
+        step = make_train_step(*args, **kwargs)
+        calls = []
+
+        def paused(*step_args):
+            calls.append(1)
+            if len(calls) == pause_before:
+                # Say so, and wait until the test's SIGTERM has reached the loop's handler.
+                handler, received = signal.getsignal(signal.SIGTERM), []
+
+                def noted(signum, frame):
+                    received.append(signum)
+                    handler(signum, frame)
+
+                signal.signal(signal.SIGTERM, noted)
+                print("paused", flush=True)
+                while not received:
+                    time.sleep(0.01)
+            return step(*step_args)
+
+        return paused
+
+    loop.make_train_step = make
+    sys.exit(main(["run", config_path, "--no-progress"]))
+    """
+)
+
+
+@dataclass
+class _PausedRun:
+    process: subprocess.Popen
+    config: Path
+    run_dir: Path
+    steps_per_epoch: int
+
+
+@pytest.fixture(scope="module")
+def paused_run(tmp_path_factory, reference_run):
+    """`dynint run` of the tiny experiment in another process, paused before the 3rd step of epoch 2."""
+    output = tmp_path_factory.mktemp("paused")
+    config = output / "tiny.yaml"
+    config.write_text(dump_config(tiny_config(output)))
+    steps = _log(reference_run.run_dir)[0]["step"]
+    process = subprocess.Popen(
+        [sys.executable, "-c", _PAUSED_MID_EPOCH, str(config), str(steps + 3)],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    if process.stdout.readline().strip() != "paused":
+        process.wait()
+        pytest.fail(f"the run did not reach its pause: {process.stderr.read()}")
+    yield _PausedRun(process, config, output / "tiny" / "synthetic" / "seed0", steps)
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def test_a_second_run_on_a_folder_in_use_is_refused_naming_the_folder_and_its_holder(paused_run, capsys):
+    from dynint.cli.main import main
+
+    before = sorted(str(p) for p in paused_run.run_dir.rglob("*"))
+    assert main(["run", str(paused_run.config), "--no-progress"]) == 4
+    error = capsys.readouterr().err
+    assert f"run folder {paused_run.run_dir} is in use by process {paused_run.process.pid}" in error
+    assert sorted(str(p) for p in paused_run.run_dir.rglob("*")) == before  # the second process wrote nothing
+
+
+@pytest.fixture(scope="module")
+def terminated_then_resumed(paused_run, tiny_data):
+    """The paused run, sent SIGTERM, then resumed in this process."""
+    paused_run.process.send_signal(signal.SIGTERM)
+    _, stderr = paused_run.process.communicate(timeout=600)
+    latest = sorted(int(p.name) for p in (paused_run.run_dir / "checkpoints" / "latest").iterdir())
+    leftovers = sorted(p.name for p in paused_run.run_dir.iterdir())
+    config = tiny_config(paused_run.config.parent, train={"resume": True})
+    resumed = run_experiment(config, data=tiny_data, progress=False)
+    return paused_run.process.returncode, stderr, latest, leftovers, resumed
+
+
+def test_sigterm_mid_epoch_saves_that_step_and_the_resumed_run_ends_as_an_uninterrupted_one(
+    paused_run, terminated_then_resumed, reference_run
+):
+    code, stderr, latest, leftovers, resumed = terminated_then_resumed
+    step = paused_run.steps_per_epoch + 3
+    assert code == 143, stderr
+    assert f"dynint: interrupted: SIGTERM at epoch 2, step {step} (3 of its steps)" in stderr
+    assert "Traceback" not in stderr
+    assert latest == [paused_run.steps_per_epoch, step]  # epoch 1's save, and the one within epoch 2
+    assert "result.json" not in leftovers and ".lock" not in leftovers
+    assert resumed.metrics == reference_run.metrics
+    assert _without_times(_log(resumed.run_dir)) == _without_times(_log(reference_run.run_dir))
+
+
+def test_resume_falls_back_past_a_corrupt_newest_checkpoint_with_a_warning(
+    terminated_then_resumed, reference_run, tiny_data
+):
+    from dynint.errors import DynintWarning
+
+    resumed = terminated_then_resumed[-1]
+    latest = resumed.run_dir / "checkpoints" / "latest"
+    newest = latest / str(max(int(p.name) for p in latest.iterdir()))
+    data = max((p for p in newest.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    config = tiny_config(resumed.run_dir.parents[2], train={"resume": True})
+    with pytest.warns(DynintWarning, match=f"{newest} is damaged"):
+        again = run_experiment(config, data=tiny_data, progress=False)
+    assert again.metrics == reference_run.metrics
+    assert _without_times(_log(again.run_dir)) == _without_times(_log(reference_run.run_dir))
