@@ -299,3 +299,40 @@ register(
         "I. Cantador, P. Brusilovsky and T. Kuflik. HetRec 2011 workshop, RecSys 2011. ",
     )
 )
+
+
+# --- Amazon Review Data 2014 as released (McAuley et al.): 5-core reviews with the category's item
+# metadata, so items carry text (title, brand, categories, description). No stable download, so no URL.
+
+
+def _amazon_2014(name: str, category: str, description: str) -> DatasetSpec:
+    reviews, meta = f"reviews_{category}_5.json.gz", f"meta_{category}.json.gz"
+
+    def load(folder: Path) -> Interactions:
+        from dynint.data.readers import read_amazon_5core
+
+        return read_amazon_5core(folder / reviews, folder / meta)
+
+    return DatasetSpec(
+        name=name,
+        description=description,
+        folder=name,
+        files=(reviews, meta),
+        load=load,
+        citation=_AMAZON_CITATION,
+        homepage="https://cseweb.ucsd.edu/~jmcauley/datasets/amazon/links.html (5-core reviews and metadata)",
+    )
+
+
+for _name, _category, _label in (
+    ("amazon2014-beauty", "Beauty", "Beauty"),
+    ("amazon2014-sports", "Sports_and_Outdoors", "Sports and Outdoors"),
+    ("amazon2014-toys", "Toys_and_Games", "Toys and Games"),
+):
+    register(
+        _amazon_2014(
+            _name,
+            _category,
+            f"Amazon reviews 2014, category {_label}, 5-core, with item metadata (title, brand, text).",
+        )
+    )

@@ -133,3 +133,32 @@ def test_download_with_a_wrong_checksum_leaves_the_data_dir_empty(local_ml_100k,
     with pytest.raises(ChecksumError, match="SHA-256 mismatch"):
         load_dataset(local_ml_100k.name, tmp_path, download=True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_amazon_2014_folder_with_metadata_gives_items_their_text(tmp_path):
+    import gzip
+    import json
+
+    from dynint.data.item_content import item_documents
+
+    folder = tmp_path / "amazon2014-beauty"
+    folder.mkdir()
+    reviews = [
+        {"reviewerID": "U1", "asin": "A1", "overall": 5.0, "unixReviewTime": 1390000000},
+        {"reviewerID": "U1", "asin": "B2", "overall": 4.0, "unixReviewTime": 1390086400},
+        {"reviewerID": "U2", "asin": "A1", "overall": 3.0, "unixReviewTime": 1390172800},
+    ]
+    meta = [
+        "{'asin': 'A1', 'title': 'Mineral Powder', 'brand': 'Bare', 'categories': [['Beauty', 'Makeup']]}",
+        "{'asin': 'B2', 'title': 'Rose Shampoo', 'description': 'Gentle on hair.'}",
+    ]
+    with gzip.open(folder / "reviews_Beauty_5.json.gz", "wt") as file:
+        file.writelines(json.dumps(r) + "\n" for r in reviews)
+    with gzip.open(folder / "meta_Beauty.json.gz", "wt") as file:
+        file.writelines(line + "\n" for line in meta)
+
+    assert is_available("amazon2014-beauty", tmp_path) and not is_available("amazon2014-sports", tmp_path)
+    interactions = load_dataset("amazon2014-beauty", tmp_path)
+    documents = dict(zip(interactions.item_ids, item_documents(interactions), strict=True))
+    assert "Mineral Powder" in documents["A1"] and "Bare" in documents["A1"]
+    assert "Rose Shampoo" in documents["B2"] and "Gentle on hair." in documents["B2"]
