@@ -23,7 +23,8 @@ def make_dirs(path: str | Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise OutputError(path, _reason(error)) from None
+        blocking = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+        raise OutputError(path, f"{blocking} is a file, not a folder" if blocking else _reason(error)) from None
     return path
 
 

@@ -72,6 +72,7 @@ def test_a_protocol_the_baseline_does_not_declare_fails_loudly(tmp_path, monkeyp
     monkeypatch.setattr(baselines, "BASELINES", {**baselines.BASELINES, "poprec": (PopRecConfig, FullRankingOnly)})
     with pytest.raises(ConfigError, match="eval.kind='sampled': FullRankingOnly supports full"):
         run_experiment(_config(tmp_path, eval={"kind": "sampled"}), progress=False)
+    assert not (tmp_path / "runs").exists()  # a run that fails before its fit leaves nothing behind
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +124,11 @@ def test_ctr_evaluation_is_for_baselines_only(tmp_path):
     config = _config(tmp_path, model={"name": "sasrec"}, eval={"kind": "ctr"})
     with pytest.raises(ConfigError, match="eval.kind='ctr' is for baselines"):
         run_experiment(config, progress=False)
+
+
+def test_a_neural_run_whose_model_settings_fail_leaves_no_run_folder(tmp_path):
+    from tests.train.conftest import tiny_config
+
+    with pytest.raises(ConfigError, match="train.early_stopping_metric='NDCG@3'"):
+        run_experiment(tiny_config(tmp_path / "runs", train={"early_stopping_metric": "NDCG@3"}), progress=False)
+    assert list(tmp_path.iterdir()) == []

@@ -58,6 +58,8 @@ class CheckpointSlot:
                 )
                 self._manager.wait_until_finished()
         except Exception as error:  # orbax and tensorstore raise their own types for a failed write
+            for partial in self.directory.glob(f"{step}.orbax-checkpoint-tmp*"):
+                shutil.rmtree(partial, ignore_errors=True)  # the pieces of the save, never finalized
             reason = _write_failure(str(error))
             raise OutputError(self.directory / str(step), f"saving the checkpoint failed ({reason})") from error
         try:

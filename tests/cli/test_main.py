@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -49,3 +50,85 @@ def test_unknown_table_exits_2_naming_the_nearest_table(capsys):
 def test_module_entry_point_prints_the_version():
     out = subprocess.run([sys.executable, "-m", "dynint", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("dynint ")
+
+
+def test_a_run_on_a_missing_data_set_exits_2_and_leaves_no_run_folder(tmp_path, capsys, repo_root):
+    config = repo_root / "experiments" / "seq-full-ranking" / "sasrec-ce.yaml"
+    assert main(["run", str(config), "data.name=nosuch", f"output_dir={tmp_path}", "--no-progress"]) == 2
+    assert "unknown data set 'nosuch'" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unwritable_output_directory_exits_5_naming_the_path(tmp_path, capsys, repo_root):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    config = repo_root / "experiments" / "quickstart" / "poprec.yaml"
+    overrides = [f"output_dir={blocker}/runs", "data.synthetic.num_users=300"]
+    assert main(["run", str(config), *overrides, "--no-progress"]) == 5
+    error = capsys.readouterr().err
+    assert f"dynint: error: cannot write {blocker}/runs/poprec/synthetic/seed0: {blocker} is a file" in error
+
+
+def _tiny_config_file(output_dir):
+    from dynint.config.loader import dump_config
+    from tests.train.conftest import tiny_config
+
+    path = output_dir / "tiny.yaml"
+    path.write_text(dump_config(tiny_config(output_dir)))
+    return path
+
+
+def test_a_diverging_run_exits_3_with_the_message_and_records_the_failure(tmp_path, capsys):
+    config = _tiny_config_file(tmp_path)
+    assert main(["run", str(config), "train.learning_rate=1000000.0", "--no-progress"]) == 3
+    error = capsys.readouterr().err
+    assert error.startswith("dynint: error: training diverged at epoch 1, step ") and "Traceback" not in error
+    assert "train.learning_rate (now 1e+06)" in error
+    result = json.loads((tmp_path / "tiny" / "synthetic" / "seed0" / "result.json").read_text())
+    assert result["status"] == "failed" and result["failure"]["kind"] == "diverged"
+    assert result["failure"]["epoch"] == 1 and result["failure"]["message"] in error
+
+
+_WRITES_LIMITED = """
+import resource, signal, sys
+from dynint.cli.main import main
+
+# Files may not grow past 16 KiB: the run's config and logs fit, its checkpoints do not.
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails instead of killing us
+resource.setrlimit(resource.RLIMIT_FSIZE, (16384, 16384))
+sys.exit(main(["run", sys.argv[1], "--no-progress"]))
+"""
+
+
+def test_a_checkpoint_write_that_fails_exits_5_naming_the_checkpoint_and_keeps_no_partial_save(tmp_path):
+    from dynint.train.checkpoint import CheckpointSlot
+
+    config = _tiny_config_file(tmp_path)
+    failed = subprocess.run(
+        [sys.executable, "-c", _WRITES_LIMITED, str(config)],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True,
+        text=True,
+    )
+    assert failed.returncode == 5, failed.stderr
+    checkpoints = tmp_path / "tiny" / "synthetic" / "seed0" / "checkpoints"
+    [error] = [line for line in failed.stderr.splitlines() if line.startswith("dynint: error: ")]
+    assert error.startswith(f"dynint: error: cannot write {checkpoints}/best/") and error.endswith("(File too large)")
+    # Tensorstore may print tracebacks of its own threads as a write fails; none passes through dynint.
+    frames = [line for line in failed.stderr.splitlines() if line.strip().startswith("File ")]
+    assert not any(f"{os.sep}dynint{os.sep}" in frame for frame in frames)
+    for slot_name in ("best", "latest"):
+        slot = CheckpointSlot(checkpoints / slot_name)
+        assert slot.latest_step() is None  # the failed save is not taken for a checkpoint
+        slot.close()
+    assert not any("tmp" in p.name for p in checkpoints.rglob("*"))  # nor are its pieces left behind
+
+
+def test_reproducing_a_table_another_process_is_reproducing_exits_4(tmp_path, capsys):
+    from dynint.run_lock import RunLock
+
+    runs = tmp_path / "runs"
+    with RunLock(runs / "quickstart" / ".reproduce.lock", "table quickstart"):
+        code = main(["reproduce", "quickstart", "--runs-dir", str(runs), "--results-dir", str(tmp_path)])
+    assert code == 4
+    assert f"table quickstart (runs in {runs}) is in use by process {os.getpid()}" in capsys.readouterr().err

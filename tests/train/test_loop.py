@@ -118,8 +118,10 @@ def test_a_finished_run_resumed_trains_no_further_and_only_with_its_own_settings
     again = run_experiment(resumed, data=tiny_data, progress=False)
     assert again.metrics == first.metrics and again.extra["epochs"] == 1
     changed = tiny_config(tmp_path, train={"max_epochs": 1, "resume": True, "learning_rate": 0.5})
+    files = {path: path.read_bytes() for path in first.run_dir.iterdir() if path.is_file()}
     with pytest.raises(ConfigError, match="other settings.*train"):
         run_experiment(changed, data=tiny_data, progress=False)
+    assert {path: path.read_bytes() for path in first.run_dir.iterdir() if path.is_file()} == files  # as it was
 
 
 def test_stopping_epoch_is_where_the_wait_since_the_best_epoch_reaches_the_patience():
