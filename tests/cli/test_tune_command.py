@@ -48,3 +48,21 @@ def test_tune_exits_2_on_a_grid_larger_than_the_trial_budget(tmp_path, capsys, r
     config = repo_root / "experiments" / "seq-full-ranking" / "itemknn.yaml"
     assert main(["tune", str(config), "--space", str(space), "--trials", "2"]) == 2
     assert "the grid has 3 points" in capsys.readouterr().err
+
+
+def test_a_second_tune_writing_the_same_trials_file_exits_4_and_a_bad_search_writes_nothing(tmp_path, capsys):
+    import os
+
+    from dynint.run_lock import RunLock
+
+    config = tmp_path / "itemknn.yaml"
+    config.write_text(yaml.safe_dump({"name": "itemknn", "data": {"name": "synthetic"}, "model": {"name": "itemknn"}}))
+    space = tmp_path / "space.yaml"
+    space.write_text("model.neighbors: [5, 50]\n")
+    trials = tmp_path / "trials.jsonl"
+    arguments = ["tune", str(config), "--space", str(space), "--trials-file", str(trials), "--no-progress"]
+    with RunLock(tmp_path / ".trials.jsonl.lock", "tuning record"):
+        assert main([*arguments, "--output", str(tmp_path / "best.yaml")]) == 4
+    assert f"tuning record {trials} is in use by process {os.getpid()}" in capsys.readouterr().err
+    assert main([*arguments, "--metric", "NDCG@3"]) == 2  # refused before anything is written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["itemknn.yaml", "space.yaml"]

@@ -139,3 +139,33 @@ def test_a_table_built_row_by_row_keeps_earlier_rows_only_while_their_config_is_
     stale = reproduce_table(name, rows=("poprec",), runs_dir=tmp_path / "fresh-runs", **options)
     assert [row["model"] for row in stale["rows"]] == ["poprec"]
     assert stale["command"].endswith("--rows poprec")
+
+
+def test_a_diverging_row_is_reported_failed_and_the_other_rows_are_still_run(tmp_path, monkeypatch):
+    from dynint.reproduce.render import render_markdown
+
+    spec = TableSpec(
+        name="divergence-test",
+        description="a row that diverges beside one that does not",
+        datasets=("synthetic",),
+        rows=(
+            RowSpec("sasrec-ce", "quickstart/sasrec.yaml", overrides=("train.learning_rate=1000000.0",)),
+            RowSpec("poprec", "quickstart/poprec.yaml"),
+        ),
+        protocol={"kind": "full"},
+        metrics=("NDCG@10",),
+    )
+    monkeypatch.setitem(TABLES, spec.name, spec)
+    options = dict(seeds=1, results_dir=tmp_path / "results", runs_dir=tmp_path / "runs", progress=False)
+    table = reproduce_table(spec.name, **options)
+    assert [row["model"] for row in table["rows"]] == ["poprec"]
+    [failed] = table["failed_rows"]
+    assert (failed["model"], failed["dataset"], failed["seeds"]) == ("sasrec-ce", "synthetic", [0])
+    assert failed["failures"][0]["message"].startswith("training diverged at epoch 1")
+    run_dir = tmp_path / "runs" / spec.name / "sasrec-ce" / "synthetic" / "seed0"
+    assert json.loads((run_dir / "result.json").read_text())["status"] == "failed"
+    assert (
+        "## Failed runs" in render_markdown(table)
+        and "sasrec-ce on synthetic, seed 0: training diverged"
+        in (tmp_path / "results" / f"{spec.name}.md").read_text()
+    )
