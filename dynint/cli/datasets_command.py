@@ -26,6 +26,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     info.add_argument("--split", default="leave-one-out", choices=["leave-one-out", "temporal"])
     info.add_argument("--download", action="store_true", help="download the data set if it is missing and has a URL")
     info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.add_argument(
+        "--skip-malformed-lines", action="store_true", help="drop malformed lines (with their count) instead of failing"
+    )
     info.set_defaults(handler=show_info)
 
 
@@ -41,7 +44,7 @@ def list_datasets(args: argparse.Namespace) -> int:
 
 
 def show_info(args: argparse.Namespace) -> int:
-    data_config = DataConfig(name=args.name, download=args.download)
+    data_config = DataConfig(name=args.name, download=args.download, skip_malformed_lines=args.skip_malformed_lines)
     interactions = load_interactions(data_config, args.data_dir)
     split = make_split(interactions, SplitConfig(kind=args.split))
     stats = dataset_statistics(interactions, split)

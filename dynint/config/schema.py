@@ -27,12 +27,15 @@ def _default_model() -> Any:
 class DataConfig:
     """Which data set to read and how to preprocess it.
 
-    `name` is a registered data set (`dynint datasets list`), `synthetic`, or `tfds:NAME`.
+    `name` is a registered data set (`dynint datasets list`), `synthetic`, or `tfds:NAME`. A data
+    file with malformed lines fails naming the first and their count, unless
+    `skip_malformed_lines`, which drops them with a warning that gives their count.
     """
 
     name: str = "synthetic"
     data_dir: str | None = None
     download: bool = False
+    skip_malformed_lines: bool = False
     rating_threshold: float | None = None
     min_user_interactions: int = 0
     min_item_interactions: int = 0

@@ -23,10 +23,12 @@ def load_interactions(config: DataConfig, data_dir: str | Path | None = None) ->
         raw, _ = generate_drifting_interactions(config.synthetic)
     else:
         from dynint.data.paths import resolve_data_dir
+        from dynint.data.readers import malformed_lines_skipped
         from dynint.data.registry import load_dataset
 
         directory = resolve_data_dir(str(data_dir) if data_dir is not None else config.data_dir)
-        raw = load_dataset(config.name, directory, download=config.download)
+        with malformed_lines_skipped(config.skip_malformed_lines):
+            raw = load_dataset(config.name, directory, download=config.download)
     return preprocess(
         raw,
         rating_threshold=config.rating_threshold,

@@ -132,3 +132,19 @@ def test_reproducing_a_table_another_process_is_reproducing_exits_4(tmp_path, ca
         code = main(["reproduce", "quickstart", "--runs-dir", str(runs), "--results-dir", str(tmp_path)])
     assert code == 4
     assert f"table quickstart (runs in {runs}) is in use by process {os.getpid()}" in capsys.readouterr().err
+
+
+def test_datasets_info_fails_on_malformed_lines_unless_told_to_skip_them(tmp_path, capsys):
+    folder = tmp_path / "ml-100k"
+    folder.mkdir()
+    lines = ["user_id:token\titem_id:token\trating:float\ttimestamp:float"]
+    lines += [f"{user}\t{item}\t4\t{100 * user + item}" for user in range(1, 4) for item in range(1, 6)]
+    lines[4] = "2\t9"  # a column short
+    (folder / "ml-100k.inter").write_text("\n".join(lines) + "\n")
+    arguments = ["datasets", "info", "ml-100k", "--data-dir", str(tmp_path), "--json"]
+    assert main(arguments) == 2
+    assert "ml-100k.inter, line 5: expected 4 columns" in capsys.readouterr().err
+    assert main([*arguments, "--skip-malformed-lines"]) == 0
+    captured = capsys.readouterr()
+    assert "dynint: warning: " in captured.err and "skipped 1 malformed line (the first, line 5" in captured.err
+    assert json.loads(captured.out)["interactions"] == 14

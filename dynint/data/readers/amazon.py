@@ -6,6 +6,7 @@ Metadata, when given, yields token features `categories` and `brand` and text `t
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +14,20 @@ import numpy as np
 
 from dynint.data.interactions import Interactions
 from dynint.data.readers._build import build_interactions, with_item_features
-from dynint.data.readers._lines import parse_numbers, read_json_lines, read_table, require_key
+from dynint.data.readers._lines import (
+    number_problems,
+    parse_numbers,
+    read_json_lines,
+    read_table,
+    require_key,
+)
 from dynint.errors import DataFormatError
 
 
 def read_amazon_ratings_csv(path: Path | str) -> Interactions:
     """2014 `ratings_CATEGORY.csv`: no header, lines `user,item,rating,timestamp` (Unix seconds)."""
-    table = read_table(path, ",", ["user", "item", "rating", "timestamp"])
+    numeric = {"rating": np.float64, "timestamp": np.float64}
+    table = read_table(path, ",", ["user", "item", "rating", "timestamp"], numeric=numeric)
     return build_interactions(
         path, table.columns["user"], table.columns["item"], table.numbers("timestamp"), table.numbers("rating")
     )
@@ -45,19 +53,35 @@ def read_amazon_2023_jsonl(path: Path | str, meta_path: Path | str | None = None
 
 
 def _read_reviews(path: Path | str, keys: tuple[str, str, str, str], units_per_second: int) -> Interactions:
-    """One review object per line; `keys` name the user, item, rating and time fields."""
+    """One review object per line; `keys` name the user, item, rating and time fields. A line
+    without them is malformed (see `read_json_lines`)."""
     user_key, item_key, rating_key, time_key = keys
     users, items, ratings, times, line_numbers = [], [], [], [], []
-    for number, record in read_json_lines(path):
-        users.append(_require_string(path, number, record, user_key))
-        items.append(_require_string(path, number, record, item_key))
-        ratings.append(require_key(path, number, record, rating_key))
-        times.append(require_key(path, number, record, time_key))
+    for number, record in read_json_lines(path, check=partial(_review_problem, keys=keys)):
+        users.append(record[user_key])
+        items.append(record[item_key])
+        ratings.append(record[rating_key])
+        times.append(record[time_key])
         line_numbers.append(number)
     line_numbers = np.array(line_numbers, dtype=np.int64)
     rating = parse_numbers(path, ratings, line_numbers, np.float64, rating_key)
     timestamp = parse_numbers(path, times, line_numbers, np.float64, time_key) / units_per_second
     return build_interactions(path, users, items, timestamp, rating)
+
+
+def _review_problem(record: dict, keys: tuple[str, str, str, str]) -> str | None:
+    """What is wrong with a review object whose fields are named by `keys`, or None."""
+    for key in keys:
+        if key not in record:
+            return f"expected the key {key!r}, found keys {sorted(record)}"
+    for key in keys[:2]:
+        if not isinstance(record[key], str) or not record[key]:
+            return f"expected a non-empty string for {key!r}, got {record[key]!r}"
+    for key in keys[2:]:
+        problem = number_problems([record[key]], np.float64, key)[1]
+        if problem:
+            return problem
+    return None
 
 
 def _with_meta(interactions: Interactions, path: Path | str, item_key: str, brand_key: str) -> Interactions:

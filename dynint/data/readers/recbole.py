@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from dynint.data.interactions import Interactions
 from dynint.data.readers._build import build_interactions, with_item_features
 from dynint.data.readers._lines import Table, read_lines, split_table
@@ -63,4 +65,5 @@ def _read_atomic(path: Path, required: tuple[str, ...]) -> tuple[Table, dict[str
     for field in required:
         if field not in types:
             raise DataFormatError(path, f"the header {header!r} has no {field!r} field (expected {field}:token)", 1)
-    return split_table(path, lines[1:], "\t", list(types), first_line=2), types
+    numeric = {field: np.float64 for field in ("timestamp", "rating") if types.get(field) == "float"}
+    return split_table(path, lines[1:], "\t", list(types), first_line=2, numeric=numeric), types

@@ -9,7 +9,7 @@ import numpy as np
 
 from dynint.data.interactions import Interactions
 from dynint.data.readers._build import build_interactions, with_item_features
-from dynint.data.readers._lines import parse_numbers, read_lines
+from dynint.data.readers._lines import number_problems, parse_numbers, read_lines, reject_lines
 from dynint.errors import DataFormatError
 
 
@@ -20,19 +20,27 @@ def read_s3rec(path: Path | str, attributes_path: Path | str | None = None) -> I
     from `NAME_item2attributes.json` beside `NAME.txt` if it exists.
     """
     path = Path(path)
-    users, items, line_numbers, lengths = [], [], [], []
-    for number, line in enumerate(read_lines(path), start=1):
-        fields = line.split()
-        if len(fields) == 1:
-            raise DataFormatError(path, f"expected 'user item [item ...]' with at least one item, got {line!r}", number)
-        if fields:
-            users.append(fields[0])
-            items.extend(fields[1:])
-            line_numbers.append(number)
-            lengths.append(len(fields) - 1)
-    line_numbers = np.array(line_numbers, dtype=np.int64)
+    rows = [(number, line, line.split()) for number, line in enumerate(read_lines(path), start=1)]
+    rows = [row for row in rows if row[2]]
+    bad: set[int] = set()
+    problems: dict[int, str] = {}  # line -> what is wrong with it, for the first line of each kind of problem
+    short = [(number, line) for number, line, fields in rows if len(fields) == 1]
+    if short:
+        bad.update(number for number, _ in short)
+        problems[short[0][0]] = f"expected 'user item [item ...]' with at least one item, got {short[0][1]!r}"
+    rows = [row for row in rows if len(row[2]) > 1]
+    for what, values, lines in _id_columns(rows):
+        wrong, problem = number_problems(values, np.int64, what)
+        if len(wrong):
+            bad.update(lines[wrong].tolist())
+            problems.setdefault(int(lines[wrong[0]]), problem)
+    if bad:
+        reject_lines(path, sorted(bad), problems[min(problems)])
+        rows = [row for row in rows if row[0] not in bad]
+    (_, users, line_numbers), (_, items, item_lines) = _id_columns(rows)
+    lengths = np.array([len(fields) - 1 for _, _, fields in rows], dtype=np.int64)
     user_ids = parse_numbers(path, users, line_numbers, np.int64, "user id")
-    item_ids = parse_numbers(path, items, np.repeat(line_numbers, lengths), np.int64, "item id")
+    item_ids = parse_numbers(path, items, item_lines, np.int64, "item id")
     interactions = build_interactions(path, np.repeat(user_ids, lengths), item_ids)
     if attributes_path is None:
         default = path.with_name(f"{path.stem}_item2attributes.json")
@@ -40,6 +48,15 @@ def read_s3rec(path: Path | str, attributes_path: Path | str | None = None) -> I
     if attributes_path is None:
         return interactions
     return with_item_features(interactions, attributes_path, {"attributes": _read_attributes(attributes_path)}, {})
+
+
+def _id_columns(rows: list[tuple[int, str, list[str]]]) -> list[tuple[str, list[str], np.ndarray]]:
+    """The user ids and the item ids of `rows` (line number, line, fields), each with its lines."""
+    numbers = np.array([number for number, _, _ in rows], dtype=np.int64)
+    lengths = np.array([len(fields) - 1 for _, _, fields in rows], dtype=np.int64)
+    users = [fields[0] for _, _, fields in rows]
+    items = [item for _, _, fields in rows for item in fields[1:]]
+    return [("user id", users, numbers), ("item id", items, np.repeat(numbers, lengths))]
 
 
 def _read_attributes(path: Path | str) -> dict[str, list[str]]:
