@@ -242,6 +242,9 @@ class ItemRepresentation(nnx.Module):
         """`(...)` ids -> `(..., hidden_size)`; dropout (the adaptor's) only with `dropout` keys."""
         if self.kind == "id":  # nnx.Embed's lookup, unchanged
             return jnp.take(self.embedding[...], item_ids, axis=0)
+        vocabulary = self.num_items + 1 + self.extra_tokens
+        if item_ids.size > vocabulary:  # fewer rows to compute: every id once, then a lookup
+            return jnp.take(self._vectors(jnp.arange(vocabulary), dropout), item_ids, axis=0)
         return self._vectors(item_ids, dropout)
 
     def table(self) -> jax.Array:

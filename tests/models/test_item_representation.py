@@ -234,3 +234,12 @@ def test_a_content_kind_without_its_content_fails_naming_the_key():
         ItemRepresentation(ItemRepresentationConfig(kind="text-adaptor"), NUM_ITEMS, 8, None, rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match="expected num_items \\+ 1 = 31"):
         representation("text-adaptor", ItemContent(text=np.zeros((5, 4), np.float32)))
+
+
+@pytest.mark.parametrize("kind", CONTENT_KINDS)
+def test_many_ids_at_once_get_the_vectors_of_the_table(kind):
+    items = representation(kind)
+    many = jnp.tile(jnp.arange(NUM_ITEMS + 1), 3)  # more ids than items: computed once per item
+    few = jnp.array([0, 5, NUM_ITEMS])
+    np.testing.assert_allclose(items(many), jnp.tile(items.table(), (3, 1)), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(items(few), items.table()[few], rtol=1e-6, atol=1e-7)
