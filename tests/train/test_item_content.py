@@ -1,6 +1,7 @@
 import json
 import math
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -79,3 +80,45 @@ def test_content_models_train_through_the_runner(kind, tiny_data, tmp_path, monk
     log = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
     assert all(math.isfinite(e["train_loss"]) for e in log[:-1]) and log[0]["train_loss"] > log[1]["train_loss"]
     assert 0 < result.metrics["test"]["NDCG@10"] <= 1
+
+
+def _heavy_raters_config(shared_data, tmp_path, model: dict, metric: str) -> object:
+    """ml-100k's heaviest raters only, so that an epoch takes seconds."""
+    return parse_config(
+        {
+            "output_dir": str(tmp_path),
+            "data": {"name": "ml-100k", "data_dir": str(shared_data), "min_user_interactions": 400},
+            "model": model,
+            "train": {"batch_size": 128, "max_length": 10, "max_epochs": 2, "early_stopping_metric": metric},
+        }
+    )
+
+
+def test_dien_with_attribute_items_trains_on_ml_100k(shared_data, tmp_path):
+    model = {
+        "name": "dien",
+        "embedding_size": 8,
+        "mlp_sizes": [16],
+        "attention_sizes": [8],
+        "auxiliary_sizes": [8],
+        "items": {"kind": "id+attributes"},
+    }
+    result = run_experiment(_heavy_raters_config(shared_data, tmp_path, model, "AUC"), progress=False)
+    log = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
+    losses = [entry["train_loss"] for entry in log if "train_loss" in entry]
+    assert len(losses) == 2 and losses[1] < losses[0]
+    assert 0 < result.metrics["test"]["AUC"] <= 1
+
+
+def test_a_multitask_run_counts_trainable_parameters_only(shared_data, tmp_path):
+    encoder = {"name": "ctr-base", "embedding_size": 4}
+    model = {"name": "mmoe", "encoder": encoder, "num_experts": 2, "expert_sizes": [8], "tower_sizes": [4]}
+    with_items = {**model, "encoder": {**encoder, "items": {"kind": "id+attributes"}}}
+    counts = []
+    for i, settings in enumerate([model, with_items]):
+        config = _heavy_raters_config(shared_data, tmp_path / str(i), settings, "mean_AUC")
+        run = run_experiment(replace(config, train=replace(config.train, max_epochs=1)), progress=False)
+        counts.append(run.extra["parameters"])
+    vocab_size = attribute_bags(prepare_data(config).interactions).vocab_size
+    # The attribute table and the gate (a 2 * 4 -> 4 linear layer); not the frozen attribute ids.
+    assert counts[1] - counts[0] == vocab_size * 4 + (2 * 4 * 4 + 4)
