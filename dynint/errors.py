@@ -3,7 +3,6 @@ config key or folder at fault, and the command line maps it to an exit status (`
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 
@@ -71,10 +70,6 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
         self.exit_code = 128 + signum
         super().__init__(message)
-
-    @property
-    def signal_name(self) -> str:
-        return signal.Signals(self.signum).name
 
 
 class DynintWarning(UserWarning):
