@@ -76,6 +76,16 @@ class Split:
             return self.test_visible_timestamps
         raise ValueError(f"unknown stage {stage!r}; expected 'valid' or 'test'")
 
+    def training_catalogue(self, stage: Stage) -> np.ndarray | None:
+        """The items a model fitted on `visible(stage)` may know of, as sorted ids, for losses to
+        draw negatives and softmax terms from; None means every item. Under item cold start the
+        held-out items are in no training input or target, so they are no negatives either: the
+        validation- and test-cold items before validation, the test-cold ones before test."""
+        if not self.cold_items:
+            return None
+        held_out = self.cold_items["test"] if stage == "test" else np.union1d(*self.cold_items.values())
+        return np.setdiff1d(np.arange(1, self.num_items + 1), held_out)
+
     def eval_set(self, stage: Stage) -> EvalSet:
         if stage not in ("valid", "test"):
             raise ValueError(f"unknown stage {stage!r}; expected 'valid' or 'test'")

@@ -4,6 +4,10 @@ Every loss takes `hidden` `(T, d)` (one row per predicted position), the item ta
 (row 0 is padding and never a candidate), integer `targets` `(T,)` and float `weights` `(T,)`
 (0 for unused slots of the static token buffer), and returns the weighted mean loss.
 Negatives are drawn uniformly from the items other than the position's target.
+
+`candidates` (sorted item ids, every target among them) restricts the items a loss may use as
+negatives, softmax terms included: the training catalogue. Under item cold start the held-out
+items are not in it, so training never sees them, not even as negatives. None: items `1..V`.
 """
 
 from __future__ import annotations
@@ -19,16 +23,29 @@ LOSSES: tuple[str, ...] = ("ce", "bce", "sampled-softmax", "gbce")
 
 
 def full_softmax_cross_entropy(
-    hidden: jax.Array, table: jax.Array, targets: jax.Array, weights: jax.Array, chunk_size: int = 128
+    hidden: jax.Array,
+    table: jax.Array,
+    targets: jax.Array,
+    weights: jax.Array,
+    chunk_size: int = 128,
+    candidates: jax.Array | None = None,
 ) -> jax.Array:
-    """Cross-entropy of a softmax over all items `1..V`.
+    """Cross-entropy of a softmax over all items `1..V` (or over `candidates`).
 
     The `(T, V)` logits are the costliest tensor of training. They are processed `chunk_size`
     positions at a time, and the gradient is computed in the same pass (the loss is a scalar,
     so its gradient is known up to the incoming scale): memory stays O(chunk_size * V) and the
     logits are never re-read by a separate backward pass.
     """
-    return _chunked_cross_entropy(hidden, table, targets, weights, _chunk_for(len(targets), chunk_size))
+    chunk = _chunk_for(len(targets), chunk_size)
+    if candidates is None:
+        return _chunked_cross_entropy(hidden, table, targets, weights, chunk)
+    # The softmax runs over the candidates' rows only; gathering them routes their gradient back to
+    # the table, and rows outside the catalogue get none.
+    rows = table[candidates]
+    positions = jnp.searchsorted(candidates, targets)
+    padded = jnp.concatenate([jnp.zeros_like(table[:1]), rows])
+    return _chunked_cross_entropy(hidden, padded, positions + 1, weights, chunk)
 
 
 def _chunk_for(count: int, limit: int) -> int:
@@ -86,17 +103,28 @@ _chunked_cross_entropy.defvjp(_chunked_cross_entropy_forward, _chunked_cross_ent
 
 
 def binary_cross_entropy(
-    hidden: jax.Array, table: jax.Array, targets: jax.Array, weights: jax.Array, key: jax.Array
+    hidden: jax.Array,
+    table: jax.Array,
+    targets: jax.Array,
+    weights: jax.Array,
+    key: jax.Array,
+    candidates: jax.Array | None = None,
 ) -> jax.Array:
     """The original SASRec loss: a positive and one sampled negative per position, each a logistic loss."""
-    return generalized_binary_cross_entropy(hidden, table, targets, weights, key, num_negatives=1, t=0.0)
+    return generalized_binary_cross_entropy(hidden, table, targets, weights, key, 1, 0.0, candidates)
 
 
 def sampled_softmax(
-    hidden: jax.Array, table: jax.Array, targets: jax.Array, weights: jax.Array, key: jax.Array, num_negatives: int
+    hidden: jax.Array,
+    table: jax.Array,
+    targets: jax.Array,
+    weights: jax.Array,
+    key: jax.Array,
+    num_negatives: int,
+    candidates: jax.Array | None = None,
 ) -> jax.Array:
     """Cross-entropy of a softmax over the target and `num_negatives` sampled items."""
-    positive, negative = _positive_and_negative_logits(hidden, table, targets, key, num_negatives)
+    positive, negative = _positive_and_negative_logits(hidden, table, targets, key, num_negatives, candidates)
     logits = jnp.concatenate([positive[:, None], negative], axis=1)
     return _weighted_mean(jax.nn.logsumexp(logits, axis=-1) - positive, weights)
 
@@ -109,6 +137,7 @@ def generalized_binary_cross_entropy(
     key: jax.Array,
     num_negatives: int,
     t: float,
+    candidates: jax.Array | None = None,
 ) -> jax.Array:
     """gBCE (Petrov & Macdonald, RecSys 2023): `-beta log sigmoid(s+) - sum_j log(1 - sigmoid(s_j))`.
 
@@ -116,10 +145,10 @@ def generalized_binary_cross_entropy(
     counters the overconfidence that negative sampling causes; `t = 0` is plain BCE, `t = 1`
     the fully calibrated loss.
     """
-    num_items = table.shape[0] - 1
+    num_items = table.shape[0] - 1 if candidates is None else candidates.shape[0]
     alpha = num_negatives / max(num_items - 1, 1)
     beta = alpha * (t * (1.0 - 1.0 / alpha) + 1.0 / alpha)
-    positive, negative = _positive_and_negative_logits(hidden, table, targets, key, num_negatives)
+    positive, negative = _positive_and_negative_logits(hidden, table, targets, key, num_negatives, candidates)
     per_position = -beta * jax.nn.log_sigmoid(positive) + jnp.sum(jax.nn.softplus(negative), axis=-1)
     return _weighted_mean(per_position, weights)
 
@@ -134,16 +163,17 @@ def sequence_loss(
     *,
     num_negatives: int = 1,
     gbce_t: float = 0.75,
+    candidates: jax.Array | None = None,
 ) -> jax.Array:
     """The loss `name` (one of `LOSSES`); `key` draws negatives for the sampled losses."""
     if name == "ce":
-        return full_softmax_cross_entropy(hidden, table, targets, weights)
+        return full_softmax_cross_entropy(hidden, table, targets, weights, candidates=candidates)
     if name == "bce":
-        return binary_cross_entropy(hidden, table, targets, weights, key)
+        return binary_cross_entropy(hidden, table, targets, weights, key, candidates)
     if name == "sampled-softmax":
-        return sampled_softmax(hidden, table, targets, weights, key, num_negatives)
+        return sampled_softmax(hidden, table, targets, weights, key, num_negatives, candidates)
     if name == "gbce":
-        return generalized_binary_cross_entropy(hidden, table, targets, weights, key, num_negatives, gbce_t)
+        return generalized_binary_cross_entropy(hidden, table, targets, weights, key, num_negatives, gbce_t, candidates)
     raise ValueError(f"unknown loss {name!r}; expected one of {', '.join(LOSSES)}")
 
 
@@ -154,9 +184,18 @@ def sample_negatives(key: jax.Array, targets: jax.Array, num_items: int, num_neg
 
 
 def _positive_and_negative_logits(
-    hidden: jax.Array, table: jax.Array, targets: jax.Array, key: jax.Array, num_negatives: int
+    hidden: jax.Array,
+    table: jax.Array,
+    targets: jax.Array,
+    key: jax.Array,
+    num_negatives: int,
+    candidates: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array]:
-    negatives = sample_negatives(key, targets, table.shape[0] - 1, num_negatives)
+    if candidates is None:
+        negatives = sample_negatives(key, targets, table.shape[0] - 1, num_negatives)
+    else:  # drawn among the candidates, by their positions 1..C in the candidate list
+        positions = 1 + jnp.searchsorted(candidates, targets)
+        negatives = candidates[sample_negatives(key, positions, candidates.shape[0], num_negatives) - 1]
     positive = jnp.sum(hidden * table[targets], axis=-1)
     negative = jnp.einsum("td,tnd->tn", hidden, table[negatives])
     return positive, negative

@@ -5,6 +5,7 @@ stopping, the test set once, with the best validation epoch's parameters."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from flax import nnx
 from dynint.components import get_model_entry
 from dynint.config.schema import ExperimentConfig
 from dynint.data.ctr_samples import CTRBatch, CTRData, build_ctr_data
+from dynint.data.interactions import ItemFeatures
 from dynint.data.prepared import PreparedData
 from dynint.errors import ConfigError
 from dynint.eval.ctr_protocol import HIGHER_IS_BETTER, ctr_metrics
@@ -47,12 +49,25 @@ def build_ctr_run_data(config: ExperimentConfig, data: PreparedData, *, with_rat
     their targets' ratings if `with_ratings` (the data set must have ratings)."""
     return build_ctr_data(
         data.split,
-        data.interactions.item_features,
+        _side_features(data.interactions.item_features, getattr(config.model, "side_features", None)),
         max_length=config.train.max_length,
         negatives_per_positive=config.ctr.negatives_per_positive,
         seed=config.ctr.seed,
         ratings=data.interactions.user_ratings() if with_ratings else None,
     )
+
+
+def _side_features(features: ItemFeatures | None, names: tuple[str, ...] | None) -> ItemFeatures | None:
+    """The item token features named by `model.side_features` (all of them for None)."""
+    if names is None or features is None:
+        return features
+    unknown = sorted(set(names) - set(features.tokens))
+    if unknown:
+        raise ConfigError(
+            f"model.side_features: {', '.join(unknown)} not among this data set's item features "
+            f"({', '.join(sorted(features.tokens)) or 'none'})"
+        )
+    return replace(features, tokens={name: features.tokens[name] for name in names})
 
 
 def train_and_evaluate_ctr(

@@ -111,7 +111,7 @@ def train_and_evaluate(
     return train_then_test(
         config,
         params,
-        sequence_loss_fn(graphdef, config.model),
+        sequence_loss_fn(graphdef, config.model, split.training_catalogue("valid")),
         batcher(split.train),
         mesh,
         evaluate,
@@ -119,6 +119,7 @@ def train_and_evaluate(
         progress,
         on_epoch_end,
         refit_batches=batcher(split.visible("test")) if train.refit_for_test else None,
+        refit_loss=sequence_loss_fn(graphdef, config.model, split.training_catalogue("test")),
     )
 
 
@@ -134,12 +135,14 @@ def train_then_test(
     on_epoch_end: Callable[[int], None] | None,
     *,
     refit_batches: EpochBatches | None = None,
+    refit_loss: LossFn | None = None,
     **extra: Any,
 ) -> TrainedRun:
     """Train with `fit` (validating every epoch), then evaluate the best epoch's parameters on
     the test set once, log it, and return the run's metrics and record (plus `extra`). With
     `refit_batches` (the batches of the events visible at test), the tested parameters are those
-    of a model trained afresh on them for the best epoch's number of epochs (`train.refit_for_test`)."""
+    of a model trained afresh on them for the best epoch's number of epochs (`train.refit_for_test`),
+    with `refit_loss` where the refit's training catalogue differs from the first fit's."""
     if config.train.refit_for_test and refit_batches is None:
         raise ConfigError(f"train.refit_for_test: {config.model.name!r} runs have no refit; set it to false")
     initial_params = jax.tree.map(np.array, params) if refit_batches is not None else None  # fit donates its copy
@@ -164,7 +167,15 @@ def train_then_test(
         extra["test_before_refit"] = evaluate(result.best_params, "test")
         extra["refit_epochs"] = loop.best_epoch
         tested = _refit(
-            config, initial_params, loss, refit_batches, mesh, run_dir, progress, loop.best_epoch, on_epoch_end
+            config,
+            initial_params,
+            refit_loss or loss,
+            refit_batches,
+            mesh,
+            run_dir,
+            progress,
+            loop.best_epoch,
+            on_epoch_end,
         )
     started = time.perf_counter()
     test = evaluate(tested, "test")

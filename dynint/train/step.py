@@ -8,6 +8,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import nnx
 from jax.sharding import Mesh
@@ -23,11 +24,13 @@ LossFn = Callable[[Any, Any, jax.Array], jax.Array]
 """`loss(params, batch, key) -> scalar`: a batch's mean loss, its randomness drawn from `key`."""
 
 
-def sequence_loss_fn(graphdef: Any, model_config: Any) -> LossFn:
+def sequence_loss_fn(graphdef: Any, model_config: Any, candidates: np.ndarray | None = None) -> LossFn:
     """The next-item loss of a sequence model: mean over the batch's predicted positions, with
     dropout and sampled negatives drawn from the step key, plus the auxiliary losses the model's
     layers sow (a mixture of experts' load balancing). Only the gathered positions reach the
-    item table."""
+    item table. `candidates` (sorted item ids) is the training catalogue the loss draws negatives
+    and softmax terms from (`Split.training_catalogue`); None: every item."""
+    catalogue = None if candidates is None else jnp.asarray(candidates, dtype=jnp.int32)
 
     def loss(params: Any, batch: TrainBatch, key: jax.Array) -> jax.Array:
         dropout_key, negative_key = jax.random.split(key)
@@ -43,6 +46,7 @@ def sequence_loss_fn(graphdef: Any, model_config: Any) -> LossFn:
             negative_key,
             num_negatives=model_config.num_negatives,
             gbce_t=model_config.gbce_t,
+            candidates=catalogue,
         )
 
     return loss

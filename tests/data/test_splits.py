@@ -283,3 +283,16 @@ def test_visible_timestamps_are_the_times_of_the_visible_events(kind: str) -> No
         for u in range(2):
             assert stamps[u].tolist() == [times_of[(u, int(i))] for i in visible[u]]
     assert split.all_timestamps is not None and (split.all_timestamps.lengths == split.all_events.lengths).all()
+
+
+def test_the_training_catalogue_leaves_out_the_items_held_out_of_each_stage(ml100k: Interactions) -> None:
+    split = cold_item_split(ml100k, cold_item_fraction=0.1, seed=0)
+    before_valid, before_test = split.training_catalogue("valid"), split.training_catalogue("test")
+    assert not np.isin(split.cold_items["valid"], before_valid).any()
+    assert not np.isin(split.cold_items["test"], before_valid).any()
+    assert not np.isin(split.cold_items["test"], before_test).any()
+    assert np.isin(split.cold_items["valid"], before_test).all()
+    # Every training input and target, and every event visible at test, is in its stage's catalogue.
+    assert np.isin(split.train.values, before_valid).all()
+    assert np.isin(split.visible("test").values, before_test).all()
+    assert leave_one_out_split(ml100k).training_catalogue("valid") is None

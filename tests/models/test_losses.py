@@ -122,3 +122,39 @@ def test_sampled_negatives_are_real_items_other_than_the_target_and_cover_them_u
 def test_sequence_loss_rejects_unknown_loss_names():
     with pytest.raises(ValueError, match="unknown loss"):
         sequence_loss("hinge", HIDDEN, TABLE, TARGETS, WEIGHTS, jax.random.key(0))
+
+
+def test_cross_entropy_over_candidates_leaves_the_other_items_out_of_the_softmax_and_the_gradient():
+    # Item 2 is not a candidate: position 0's logits over items 1 and 3 are [1, 1], position 1's [0, 2].
+    candidates = jnp.array([1, 3])
+    expected = np.mean([np.log(2 * np.e) - 1.0, np.log(1 + np.exp(2)) - 2.0])
+    loss = jax.jit(full_softmax_cross_entropy)(HIDDEN, TABLE, TARGETS, WEIGHTS, candidates=candidates)
+    np.testing.assert_allclose(float(loss), expected, rtol=1e-6)
+    gradient = jax.grad(lambda t: full_softmax_cross_entropy(HIDDEN, t, TARGETS, WEIGHTS, candidates=candidates))(TABLE)
+    np.testing.assert_array_equal(gradient[2], [0.0, 0.0])
+    assert np.abs(np.asarray(gradient)[[1, 3]]).sum() > 0
+
+
+def test_every_loss_over_all_items_as_candidates_equals_the_loss_without_them():
+    everything = jnp.arange(1, TABLE.shape[0])
+    for name in ("ce", "bce", "sampled-softmax", "gbce"):
+        plain = sequence_loss(name, HIDDEN, TABLE, TARGETS, WEIGHTS, jax.random.key(4), num_negatives=2)
+        restricted = sequence_loss(
+            name, HIDDEN, TABLE, TARGETS, WEIGHTS, jax.random.key(4), num_negatives=2, candidates=everything
+        )
+        np.testing.assert_allclose(float(restricted), float(plain), rtol=1e-6, err_msg=name)
+
+
+def test_sampled_negatives_come_only_from_the_candidates():
+    rng = np.random.default_rng(1)
+    table = jnp.asarray(rng.normal(size=(11, 3)), dtype=jnp.float32)
+    candidates = jnp.array([2, 3, 5, 8, 9])
+    targets = jnp.array([2, 5, 9, 3])
+    hidden = jnp.asarray(rng.normal(size=(4, 3)), dtype=jnp.float32)
+
+    def loss_of(t):
+        return sampled_softmax(hidden, t, targets, jnp.ones(4), jax.random.key(0), 50, candidates=candidates)
+
+    gradient = np.asarray(jax.grad(loss_of)(table))
+    touched = set(np.flatnonzero(np.abs(gradient).sum(axis=1) > 0).tolist())
+    assert touched <= {2, 3, 5, 8, 9} and len(touched) == 5

@@ -3,6 +3,7 @@ import json
 import pytest
 
 from dynint.config import parse_config
+from dynint.config.loader import config_to_dict
 from dynint.data.prepared import prepare_data
 from dynint.errors import ConfigError
 from dynint.runner import run_experiment
@@ -71,3 +72,21 @@ def test_an_interrupted_bucketed_run_resumes_to_the_uninterrupted_result(
         _config(shared_data, tmp_path / "b", resume=True, **train), data=heavy_raters, progress=False
     )
     assert resumed.metrics == reference.metrics and resumed.extra["epochs"] == 2
+
+
+def test_side_features_choose_the_item_fields_a_ctr_model_embeds(shared_data, tmp_path, heavy_raters):
+    from dynint.train.ctr_experiment import build_ctr_run_data
+
+    def fields(side_features):
+        config = _config(shared_data, tmp_path)
+        config = parse_config(
+            {**config_to_dict(config), "model": {**config_to_dict(config)["model"], "side_features": side_features}}
+        )
+        return build_ctr_run_data(config, heavy_raters).feature_sizes
+
+    every = fields(None)
+    assert every and fields([]) == {}
+    chosen = sorted(every)[0]
+    assert fields([chosen]) == {chosen: every[chosen]}
+    with pytest.raises(ConfigError, match=r"model\.side_features: brand not among"):
+        fields(["brand"])

@@ -21,7 +21,9 @@ class CTRModelConfig:
     feature), so an item vector has `embedding_size * (1 + features)` entries. `mlp_sizes` are the
     hidden layers of the tower that ends in one logit; `dropout` applies after each of them.
     `pooling` reduces the behaviour sequence to one vector (the DIEN code sums it). `items` says
-    what the item part of an item vector is (`model.items.kind`; the id embedding by default)."""
+    what the item part of an item vector is (`model.items.kind`; the id embedding by default).
+    `side_features` names the item token features embedded as fields of their own beside it
+    (None: every one the data set has, as in the DIEN paper; `[]`: none)."""
 
     name: str = ""
     embedding_size: int = 18
@@ -30,6 +32,7 @@ class CTRModelConfig:
     dropout: float = 0.0
     pooling: Pooling = "sum"
     items: ItemRepresentationConfig = field(default_factory=ItemRepresentationConfig)
+    side_features: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.embedding_size < 1 or any(size < 1 for size in self.mlp_sizes):
