@@ -243,8 +243,10 @@ class ItemRepresentation(nnx.Module):
         if self.kind == "id":  # nnx.Embed's lookup, unchanged
             return jnp.take(self.embedding[...], item_ids, axis=0)
         vocabulary = self.num_items + 1 + self.extra_tokens
-        if item_ids.size > vocabulary:  # fewer rows to compute: every id once, then a lookup
-            return jnp.take(self._vectors(jnp.arange(vocabulary), dropout), item_ids, axis=0)
+        # Without dropout every id once, then a lookup, is fewer rows to compute; with dropout each
+        # occurrence draws its own mask (as UniSRec does), so the result does not depend on the batch.
+        if dropout is None and item_ids.size > vocabulary:
+            return jnp.take(self._vectors(jnp.arange(vocabulary), None), item_ids, axis=0)
         return self._vectors(item_ids, dropout)
 
     def table(self) -> jax.Array:

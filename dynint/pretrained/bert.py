@@ -23,7 +23,7 @@ from tokenizers import Tokenizer
 from dynint.errors import ConfigError, DataFormatError
 from dynint.models.transformer import MultiHeadSelfAttention, attention_mask
 from dynint.pretrained.pooling import Pooling, pool_hidden_states, read_max_seq_length, read_pooling
-from dynint.pretrained.safetensors_checkpoint import read_model_config, read_safetensors_weights
+from dynint.pretrained.safetensors_checkpoint import companion_digest, read_model_config, read_safetensors_weights
 
 BERT_MODEL_TYPES = ("bert",)
 COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
@@ -271,6 +271,7 @@ class BertEmbedder(nnx.Module):
         self.max_length = tokenizer.truncation["max_length"]
         self.dimension = model.config.hidden_size
         self.dtype = dtype
+        self.companion_digest = ""
 
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
         return [encoding.ids for encoding in self.tokenizer.encode_batch(list(texts))]
@@ -293,4 +294,8 @@ def load_bert_embedder(
     positions = model.config.max_position_embeddings
     max_length = min(read_max_seq_length(folder) or positions, positions)
     tokenizer = load_tokenizer(folder, max_length)
-    return BertEmbedder(model, tokenizer, name=name or folder.name, fingerprint=fingerprint, pooling=spec, dtype=dtype)
+    embedder = BertEmbedder(
+        model, tokenizer, name=name or folder.name, fingerprint=fingerprint, pooling=spec, dtype=dtype
+    )
+    embedder.companion_digest = companion_digest(folder)
+    return embedder

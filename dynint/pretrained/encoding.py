@@ -53,15 +53,24 @@ def bucket_length(length: int, max_length: int) -> int:
     return min(bucket, max_length)
 
 
+ENCODING_VERSION = 1
+"""Raise when a change to the encoders or pooling changes the vectors they compute, so that no
+cache written before is read back."""
+
+
 class EmbeddingCache:
     """Vectors of one embedder configuration, in `.npz` shards of (text keys, vectors) under
-    `root/FINGERPRINT/POOLING-MAXLEN-DTYPE/`. Each run that encodes new texts adds one shard,
+    `root/FINGERPRINT/POOLING-MAXLEN-DTYPE-COMPANIONS-vVERSION/`. Each run that encodes new texts adds one shard,
     written to a temporary file and renamed, so concurrent or interrupted runs never leave a
     partial shard behind."""
 
     def __init__(self, root: Path, embedder: TextEmbedder):
         dtype = getattr(embedder, "dtype", "float32")
-        self.folder = root / embedder.fingerprint / f"{embedder.pooling}-{embedder.max_length}-{dtype}"
+        # The config and tokenizer files beside the weights and the encoding code's version also
+        # decide the vectors, so they key the cache too.
+        companions = getattr(embedder, "companion_digest", "")[:16] or "none"
+        setting = f"{embedder.pooling}-{embedder.max_length}-{dtype}-{companions}-v{ENCODING_VERSION}"
+        self.folder = root / embedder.fingerprint / setting
         self.dimension = embedder.dimension
 
     def read(self) -> dict[str, np.ndarray]:

@@ -27,7 +27,7 @@ from dynint.errors import ConfigError, DataFormatError
 from dynint.pretrained.bert import compute_dtype
 from dynint.pretrained.gguf_checkpoint import read_gguf_llama
 from dynint.pretrained.pooling import Pooling, pool_hidden_states
-from dynint.pretrained.safetensors_checkpoint import read_model_config, read_safetensors_weights
+from dynint.pretrained.safetensors_checkpoint import companion_digest, read_model_config, read_safetensors_weights
 from dynint.train.sharding import MODEL_AXIS
 
 LLAMA_POOLINGS = ("mean", "last", "mean+normalize", "last+normalize")
@@ -288,8 +288,8 @@ def llama_from_hf_weights(
 @dataclass(frozen=True)
 class LlamaCheckpoint:
     """A loaded checkpoint: the model (computing in `dtype`), its tokenizer (which adds BOS where
-    the checkpoint asks for it when called with `add_special_tokens=True`), and the SHA-256 of its
-    weight file(s)."""
+    the checkpoint asks for it when called with `add_special_tokens=True`), the SHA-256 of its
+    weight file(s), and of a folder's config and tokenizer files ("" for a GGUF file, which holds them)."""
 
     name: str
     config: LlamaConfig
@@ -297,6 +297,7 @@ class LlamaCheckpoint:
     tokenizer: Tokenizer
     fingerprint: str
     dtype: str
+    companion_digest: str = ""
 
 
 def load_llama(path: str | Path, *, dtype: str = "float32") -> LlamaCheckpoint:
@@ -320,7 +321,7 @@ def load_llama(path: str | Path, *, dtype: str = "float32") -> LlamaCheckpoint:
     tensors = weights.take(hf_parameter_shapes(config), ignore=(*ignore, "model.rotary_emb."))
     model = llama_from_hf_weights(config, tensors, dtype=dtype, source=path)
     tokenizer = Tokenizer.from_file(str(tokenizer_path))
-    return LlamaCheckpoint(path.name, config, model, tokenizer, weights.fingerprint, dtype)
+    return LlamaCheckpoint(path.name, config, model, tokenizer, weights.fingerprint, dtype, companion_digest(path))
 
 
 @partial(jax.jit, static_argnames=("graphdef",))
@@ -344,6 +345,7 @@ class LlamaEmbedder(nnx.Module):
         self.config = checkpoint.config
         self.name = checkpoint.name
         self.fingerprint = checkpoint.fingerprint
+        self.companion_digest = checkpoint.companion_digest
         self.dtype = checkpoint.dtype
         self.pooling = pooling
         self.pooling_spec = Pooling.parse(pooling)

@@ -46,6 +46,27 @@ def sha256_of_file(path: Path, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+# Files beside the weights that change what a checkpoint computes (tokenizer, architecture, pooling).
+COMPANION_FILES = (
+    "config.json",
+    "tokenizer.json",
+    "modules.json",
+    "sentence_bert_config.json",
+    "1_Pooling/config.json",
+)
+
+
+def companion_digest(folder: Path) -> str:
+    """SHA-256 over the `COMPANION_FILES` present in `folder` (names and contents): with the
+    weights' fingerprint it identifies what a checkpoint folder computes, e.g. for caches."""
+    digest = hashlib.sha256()
+    for name in COMPANION_FILES:
+        path = folder / name
+        if path.is_file():
+            digest.update(f"{name}:{sha256_of_file(path)};".encode())
+    return digest.hexdigest()
+
+
 @dataclass(frozen=True)
 class SafetensorsWeights:
     """Where each tensor of a checkpoint lives. `fingerprint` is the SHA-256 of `model.safetensors`

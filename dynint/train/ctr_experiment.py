@@ -46,7 +46,13 @@ def ctr_loss_fn(graphdef: Any) -> LossFn:
 
 def build_ctr_run_data(config: ExperimentConfig, data: PreparedData, *, with_ratings: bool = False) -> CTRData:
     """The CTR samples of `config` (the same for every model and seed given `config.ctr`), with
-    their targets' ratings if `with_ratings` (the data set must have ratings)."""
+    their targets' ratings if `with_ratings` (the data set must have ratings). Item cold start is
+    refused: the CTR samples draw their negatives from every item, the held-out ones included."""
+    if data.split.cold_items:
+        raise ConfigError(
+            f"split.kind={data.split.kind!r}: CTR and multitask models sample negatives from every item, so they "
+            "do not run under item cold start; use a next-item model (e.g. sasrec) or split.kind=leave-one-out"
+        )
     return build_ctr_data(
         data.split,
         _side_features(data.interactions.item_features, getattr(config.model, "side_features", None)),

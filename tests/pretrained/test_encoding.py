@@ -44,6 +44,7 @@ class LoggingBertEmbedder(BertEmbedder):
             pooling=base.pooling_spec,
             dtype=base.dtype,
         )
+        self.companion_digest = base.companion_digest
         self.log = TextLog()
 
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
@@ -83,6 +84,17 @@ def test_cache_is_invalidated_when_the_weights_change(tmp_path: Path) -> None:
     new = encode_texts(second, TEXTS, cache_dir=tmp_path / "cache", progress=False)
     assert sorted(second.log.texts) == sorted(TEXTS)
     assert not np.allclose(old, new, atol=1e-3)
+
+
+def test_cache_is_invalidated_when_the_config_or_tokenizer_beside_the_weights_changes(
+    tiny_bert_folder: Path, tmp_path: Path
+) -> None:
+    encode_texts(logging_embedder(tiny_bert_folder), TEXTS, cache_dir=tmp_path / "cache", progress=False)
+    config = json.loads((tiny_bert_folder / "config.json").read_text())
+    (tiny_bert_folder / "config.json").write_text(json.dumps({**config, "layer_norm_eps": 1e-3}))
+    changed = logging_embedder(tiny_bert_folder)
+    encode_texts(changed, TEXTS, cache_dir=tmp_path / "cache", progress=False)
+    assert sorted(changed.log.texts) == sorted(TEXTS)
 
 
 def test_cache_is_invalidated_when_pooling_or_dtype_changes(tiny_bert_folder: Path, tmp_path: Path) -> None:

@@ -65,3 +65,23 @@ def test_no_gradient_reaches_a_cold_item_under_any_loss():
 def test_without_the_catalogue_the_softmax_would_push_cold_items_down():
     per_item, split = _table_gradient("ce", None)
     assert per_item[split.cold_items["test"]].min() > 0.0
+
+
+def test_ctr_models_refuse_item_cold_start_since_their_negatives_cover_every_item(tmp_path):
+    import pytest
+
+    from dynint.errors import ConfigError
+    from dynint.runner import run_experiment
+
+    config = parse_config(
+        {
+            "output_dir": str(tmp_path),
+            "data": {"name": "synthetic", "synthetic": {"num_users": 200, "num_items": 120, "num_clusters": 6}},
+            "split": {"kind": "cold-items"},
+            "model": {"name": "din", "embedding_size": 4, "mlp_sizes": [8], "attention_sizes": [8]},
+            "train": {"max_length": 8, "early_stopping_metric": "AUC"},
+        }
+    )
+    with pytest.raises(ConfigError, match="split.kind='cold-items'"):
+        run_experiment(config, progress=False)
+    assert not any(tmp_path.iterdir())
