@@ -50,8 +50,12 @@ class RunLock:
                 ) from None
             if _same_file(handle, self.path):
                 self._handle = handle
-                os.ftruncate(handle, 0)
-                os.write(handle, f"{os.getpid()} {socket.gethostname()}\n".encode())
+                try:
+                    os.ftruncate(handle, 0)
+                    os.write(handle, f"{os.getpid()} {socket.gethostname()}\n".encode())
+                except OSError as error:  # held but unnamed: let go rather than keep a lock nobody releases
+                    self.release()
+                    raise OutputError(self.path, error.strerror or str(error)) from None
                 return self
             os.close(handle)  # the holder removed the file while we opened it: lock the new one
         raise RunInUseError(f"{self.what}: its lock file {self.path} keeps being replaced by other processes")

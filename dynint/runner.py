@@ -173,10 +173,11 @@ class _RunFolder:
         with ExitStack() as held:
             for lock in self.locks:
                 held.enter_context(lock)
+            # The files read and removed under the locks: a failure here releases them on the way out.
+            self.found = {name: (self.run_dir / name).read_text() for name in self._REWRITTEN if self._exists(name)}
+            for name in (METRICS, RESULT):
+                (self.run_dir / name).unlink(missing_ok=True)
             held.pop_all()
-        self.found = {name: (self.run_dir / name).read_text() for name in self._REWRITTEN if self._exists(name)}
-        for name in (METRICS, RESULT):
-            (self.run_dir / name).unlink(missing_ok=True)
         return self
 
     def __exit__(self, kind: type | None, error: BaseException | None, traceback: Any) -> None:
