@@ -116,20 +116,53 @@ def item_similarity(
     """
     counts = np.asarray(interactions.sum(axis=0)).reshape(-1)
     by_item = interactions.T.tocsr()
-    rows, cols, values = [], [], []
+    blocks = []
     for low, high in _column_blocks(interactions, by_item, max_block_pairs):
         # C[low:high, :] = C[:, low:high]^T, co-occurrence being symmetric.
         block = (by_item[low:high] @ interactions).tocoo()
-        j, i, c = block.row + low, block.col, block.data
-        off_diagonal = i != j
-        i, j, c = i[off_diagonal], j[off_diagonal], c[off_diagonal]
-        s = _similarity_values(similarity, c, counts[i], counts[j], shrink, alpha)
-        keep = top_k_per_column(i, j, s, neighbors)
-        rows.append(i[keep])
-        cols.append(j[keep])
-        values.append(s[keep])
-    shape = (interactions.shape[1], interactions.shape[1])
-    return sp.csr_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))), shape=shape)
+        blocks.append(
+            pruned_similarity_entries(
+                block.col,
+                block.row + low,
+                block.data,
+                counts,
+                similarity,
+                neighbors=neighbors,
+                shrink=shrink,
+                alpha=alpha,
+            )
+        )
+    rows, cols, values = (np.concatenate(parts) for parts in zip(*blocks, strict=True))
+    return similarity_matrix(rows, cols, values, interactions.shape[1])
+
+
+def pruned_similarity_entries(
+    i: np.ndarray,
+    j: np.ndarray,
+    c: np.ndarray,
+    counts: np.ndarray,
+    similarity: Similarity,
+    *,
+    neighbors: int,
+    shrink: float,
+    alpha: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """From co-occurrence counts `c` of item pairs `(i, j)` (every pair of the columns `j` it
+    covers) and per-item user counts, the `(i, j, S_ij)` entries kept: off the diagonal, each
+    column's `neighbors` largest."""
+    off_diagonal = i != j
+    i, j, c = i[off_diagonal], j[off_diagonal], c[off_diagonal]
+    s = _similarity_values(similarity, c, counts[i], counts[j], shrink, alpha)
+    keep = top_k_per_column(i, j, s, neighbors)
+    return i[keep], j[keep], s[keep]
+
+
+def similarity_matrix(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, size: int) -> sp.csr_matrix:
+    """The `(size, size)` similarity in canonical CSR form (sorted indices), so that matrices with
+    the same entries are equal array for array and score bit for bit the same."""
+    matrix = sp.csr_matrix((values, (rows, cols)), shape=(size, size))
+    matrix.sum_duplicates()
+    return matrix
 
 
 def _similarity_values(
