@@ -67,6 +67,17 @@ class Baseline(abc.ABC):
     def score(self, users: np.ndarray, histories: Ragged, items: np.ndarray) -> np.ndarray:
         """Scores of shape `(len(users), len(items))`: higher means recommended earlier."""
 
+    def read_history_times_from(self, data: FitData) -> None:
+        """Where recency weighting by time looks up the times of a history's events (by default
+        the fit data, which every static-split history is a prefix of). The streaming protocol
+        points it at every event up to the end of the window being scored, whose histories run
+        past the fitted events; only the times of a history's own events are read."""
+        from baselines.recency import HistoryWeights
+
+        for name, value in list(vars(self).items()):
+            if isinstance(value, HistoryWeights):
+                setattr(self, name, HistoryWeights(value.config, data))
+
     def score_pairs(self, users: np.ndarray, histories: Ragged, items: np.ndarray) -> np.ndarray:
         """Score of each (user, item) pair: `items[r]` for `users[r]` having seen `histories[r]`.
 

@@ -56,6 +56,10 @@ class Hybrid(Baseline):
                 self.components.append((weight, model))
         return self
 
+    def read_history_times_from(self, data: FitData) -> None:
+        for _, model in self.components:
+            model.read_history_times_from(data)
+
     def score(self, users: np.ndarray, histories: Ragged, items: np.ndarray) -> np.ndarray:
         return sum(weight * model.score(users, histories, items) for weight, model in self.components)
 

@@ -80,6 +80,12 @@ class TemporalStream:
         self._check_window(window)
         return self._per_user(self.window < window)
 
+    def visible_before_end_of(self, window: int) -> tuple[Ragged, Ragged]:
+        """Per user, the events up to the end of `window`: where its histories' times are read
+        (never fitted on before `window` is scored)."""
+        self._check_window(window)
+        return self._per_user(self.window <= window)
+
     def window_events(self, window: int) -> tuple[Ragged, Ragged]:
         """Per user, the events of `window` alone (an incremental update's new data)."""
         self._check_window(window)

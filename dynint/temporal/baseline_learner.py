@@ -1,0 +1,58 @@
+"""Update strategies for baselines under the streaming protocol: `static` fits once on window 0,
+`retrain` refits on every event so far before each window, and `incremental` updates a model
+that has an `update(data)` (IncrementalItemKNN) with the new events instead of refitting."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+from baselines.base import Baseline, FitData
+from dynint.errors import ConfigError
+from dynint.eval.scorer import Scorer
+from dynint.temporal.windows import TemporalStream
+
+BaselineStrategy = Literal["static", "retrain", "incremental"]
+
+
+class BaselineLearner:
+    """A `StreamLearner` over a baseline built by `build()` (a fresh, unfitted model)."""
+
+    def __init__(self, build: Callable[[], Baseline], strategy: BaselineStrategy):
+        if strategy not in ("static", "retrain", "incremental"):
+            raise ConfigError(f"temporal.strategy={strategy!r}: expected 'static', 'retrain' or 'incremental'")
+        self._build = build
+        self.strategy = strategy
+        self._model: Baseline | None = None
+        self._fitted_events = 0
+        if strategy == "incremental" and not callable(getattr(build(), "update", None)):
+            raise ConfigError(
+                f"temporal.strategy='incremental': {type(build()).__name__} has no incremental update; "
+                "use 'retrain' or 'static' (ItemKNN updates incrementally)"
+            )
+
+    def update(self, stream: TemporalStream, window: int) -> int:
+        sequences, times = stream.visible_before(window)
+        # Every item id is known from the start (existence, not interactions): the ranking itself
+        # restricts candidates to the window's catalogue, and new items score as the model says.
+        data = FitData(
+            sequences, stream.num_users, stream.interactions.num_items, stream.interactions.item_features, times
+        )
+        processed = 0
+        if self._model is None or self.strategy == "retrain":
+            self._model = self._build().fit(data)
+            processed = len(sequences.values)
+        elif self.strategy == "incremental":
+            self._model.update(data)
+            processed = len(sequences.values) - self._fitted_events
+        self._fitted_events = len(sequences.values) if processed else self._fitted_events
+        through_window, through_times = stream.visible_before_end_of(window)
+        self._model.read_history_times_from(
+            FitData(through_window, stream.num_users, data.num_items, None, through_times)
+        )
+        return processed
+
+    def scorer(self) -> Scorer:
+        if self._model is None:
+            raise RuntimeError("score after the first update")
+        return self._model
