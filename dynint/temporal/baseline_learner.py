@@ -20,7 +20,9 @@ class BaselineLearner:
 
     def __init__(self, build: Callable[[], Baseline], strategy: BaselineStrategy):
         if strategy not in ("static", "retrain", "incremental"):
-            raise ConfigError(f"temporal.strategy={strategy!r}: expected 'static', 'retrain' or 'incremental'")
+            raise ConfigError(
+                f"temporal.strategy={strategy!r}: expected 'static', 'retrain' or 'incremental' for a baseline"
+            )
         self._build = build
         self.strategy = strategy
         self._model: Baseline | None = None

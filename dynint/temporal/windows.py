@@ -12,7 +12,6 @@ earlier in window `t`); a model is fitted only on `visible_before(t)`, the event
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal
 
 import numpy as np
 
@@ -20,28 +19,8 @@ from dynint.data.interactions import Interactions
 from dynint.data.ragged import Ragged
 from dynint.data.splits import EvalSet
 from dynint.errors import ConfigError
+from dynint.temporal.config import TemporalConfig
 from dynint.train.windows import positions_in_rows
-
-WindowCut = Literal["time", "events"]
-
-
-@dataclass(frozen=True)
-class WindowsConfig:
-    """`num_windows` windows of equal time span (`cut: time`) or of about equal event counts
-    (`cut: events`; events sharing a timestamp always share a window). `valid_fraction` is the
-    latest share of window 0's events that models hold out for early stopping."""
-
-    num_windows: int = 10
-    cut: WindowCut = "events"
-    valid_fraction: float = 0.1
-
-    def __post_init__(self) -> None:
-        if self.num_windows < 2:
-            raise ConfigError(f"temporal.num_windows={self.num_windows}: expected at least 2 windows")
-        if self.cut not in ("time", "events"):
-            raise ConfigError(f"temporal.cut={self.cut!r}: expected 'time' or 'events'")
-        if not 0 < self.valid_fraction < 1:
-            raise ConfigError(f"temporal.valid_fraction={self.valid_fraction}: expected a number in (0, 1)")
 
 
 @dataclass(frozen=True)
@@ -95,9 +74,26 @@ class TemporalStream:
         """Every event of `window` that has an earlier event of its user, predicted from all of them."""
         self._check_window(window)
         position = positions_in_rows(self.sequences.lengths)
-        events = np.flatnonzero((self.window == window) & (position > 0))
+        return self._rows_of(np.flatnonzero((self.window == window) & (position > 0)))
+
+    def window_0_validation(self, valid_fraction: float) -> tuple[Ragged, EvalSet]:
+        """Window 0 held out for early stopping: the per-user events before the time its latest
+        `valid_fraction` of events begins at (training), and every later window-0 event with an
+        earlier event of its user as a validation row, predicted from all of them."""
+        in_window = self.window == 0
+        cut = np.quantile(self.times.values[in_window], 1 - valid_fraction, method="lower")
+        before = self.times.values < cut
+        valid = in_window & ~before & (positions_in_rows(self.sequences.lengths) > 0)
+        if not before.any() or not valid.any():
+            raise ConfigError(
+                f"temporal.valid_fraction={valid_fraction} leaves window 0 without training or validation events"
+            )
+        return self._per_user(before)[0], self._rows_of(np.flatnonzero(valid))
+
+    def _rows_of(self, events: np.ndarray) -> EvalSet:
+        """Evaluation rows for `events` (indices into `sequences.values`): each from every earlier event."""
         users = self.sequences.row_ids()[events]
-        lengths = position[events]
+        lengths = positions_in_rows(self.sequences.lengths)[events]
         starts = np.repeat(self.sequences.offsets[users], lengths)
         histories = Ragged.from_lengths(self.sequences.values[starts + positions_in_rows(lengths)], lengths)
         return EvalSet(users, self.sequences.values[events], histories, self.times.values[events].astype(np.float64))
@@ -113,7 +109,7 @@ class TemporalStream:
             raise ValueError(f"window {window}: expected 0..{self.num_windows - 1}")
 
 
-def temporal_stream(interactions: Interactions, config: WindowsConfig) -> TemporalStream:
+def temporal_stream(interactions: Interactions, config: TemporalConfig) -> TemporalStream:
     """Renumber `interactions`' items by first appearance and cut its time line per `config`.
 
     Refuses a log without real timestamps (a user's order alone cannot place events of different
@@ -156,7 +152,7 @@ def _renumbered_by_first_appearance(interactions: Interactions) -> Interactions:
     )
 
 
-def _window_starts(sorted_times: np.ndarray, config: WindowsConfig, source: str) -> np.ndarray:
+def _window_starts(sorted_times: np.ndarray, config: TemporalConfig, source: str) -> np.ndarray:
     """`num_windows + 1` increasing times: each window's first time, then one past the last event."""
     first, last = sorted_times[0], sorted_times[-1]
     k = config.num_windows

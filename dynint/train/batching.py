@@ -76,6 +76,31 @@ def make_examples(windows: Ragged, objective: Objective, rng: np.random.Generato
     raise TypeError(f"unknown objective {objective!r}")
 
 
+def targets_from(
+    sequences: Ragged, objective: Objective, max_length: int, loss_from: np.ndarray
+) -> tuple[Ragged, Examples]:
+    """Next-item examples whose loss counts only the targets at sequence positions from
+    `loss_from[r]` on (an update on a window's new events, with the older events as their
+    inputs). Sequences without such a target in their last `max_length + 1` items are dropped."""
+    if not isinstance(objective, NextItemObjective):
+        raise ValueError("loss_from applies to next-item objectives only")
+    loss_from = np.asarray(loss_from, dtype=np.int64)
+    if loss_from.shape != (len(sequences),):
+        raise ValueError(f"loss_from needs one position per sequence ({len(sequences)}); got shape {loss_from.shape}")
+    kept = np.flatnonzero((sequences.lengths >= 2) & (loss_from < sequences.lengths))
+    windows = last_items(sequences.take(kept), max_length + 1)
+    examples = make_examples(windows, objective)
+    # Input i of a window predicts the item at window position i + 1, sequence position start + i + 1.
+    first_in_sequence = sequences.lengths[kept] - windows.lengths
+    rows = examples.inputs.row_ids()
+    target_position = first_in_sequence[rows] + positions_in_rows(examples.inputs.lengths) + 1
+    predict = target_position >= loss_from[kept][rows]
+    counted = np.flatnonzero(np.bincount(rows, weights=predict, minlength=len(windows)) > 0)
+    index = value_index(examples.inputs, counted)
+    inputs = Ragged.from_lengths(examples.inputs.values[index], examples.inputs.lengths[counted])
+    return windows.take(counted), Examples(inputs, examples.targets[index], predict[index])
+
+
 class SequenceBatcher:
     """Plans and builds the batches of every epoch for one set of training sequences.
 
@@ -85,7 +110,9 @@ class SequenceBatcher:
     sequence would overflow the budget, so buffers are nearly full and never overflow. A bucket
     whose shortest sequences fill the budget with fewer than `batch_size` rows gets that many
     rows only, so capped long-sequence batches carry no empty rows. Row counts and budgets are
-    multiples of `alignment` (the number of devices a batch is split over).
+    multiples of `alignment` (the number of devices a batch is split over). With `loss_from`
+    (next-item only), sequence `r`'s loss counts only its targets from position `loss_from[r]`
+    on (`targets_from`).
     """
 
     def __init__(
@@ -98,13 +125,18 @@ class SequenceBatcher:
         batch_size: int,
         max_tokens: int,
         alignment: int = 1,
+        loss_from: np.ndarray | None = None,
     ):
         if buckets[-1] != max_length:
             raise ValueError(f"the last bucket must be max_length={max_length}; got buckets {buckets}")
         self.objective = objective
         self.buckets = buckets
         self.batch_size = batch_size
-        self.windows = training_windows(sequences, objective, max_length)
+        if loss_from is None:
+            self.windows = training_windows(sequences, objective, max_length)
+            self._examples = None if isinstance(objective, ClozeObjective) else make_examples(self.windows, objective)
+        else:
+            self.windows, self._examples = targets_from(sequences, objective, max_length, loss_from)
         if not len(self.windows):
             raise ValueError("no training sequence has the 2 items a training example needs")
         input_lengths = self.windows.lengths - (1 if isinstance(objective, NextItemObjective) else 0)
@@ -112,6 +144,8 @@ class SequenceBatcher:
         expected = input_lengths.astype(np.float64)
         if isinstance(objective, ClozeObjective):
             expected = np.maximum(1.0, objective.mask_probability * expected)
+        elif loss_from is not None:
+            expected = self._examples.predictions_per_row().astype(np.float64)
         step = math.lcm(_TOKEN_ALIGNMENT, alignment)
         self.token_budgets, self.rows = [], []
         for b, length in enumerate(buckets):
@@ -121,7 +155,6 @@ class SequenceBatcher:
             fewest = members.min() if len(members) else 1.0  # predictions of the bucket's shortest example
             self.token_budgets.append(budget)
             self.rows.append(min(batch_size, alignment * math.ceil(budget / fewest / alignment)))
-        self._examples = None if isinstance(objective, ClozeObjective) else make_examples(self.windows, objective)
 
     @property
     def num_sequences(self) -> int:

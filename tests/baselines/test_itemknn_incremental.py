@@ -7,12 +7,13 @@ from baselines.itemknn_incremental import IncrementalItemKNN
 from baselines.recency import RecencyConfig
 from dynint.data.ragged import Ragged
 from dynint.data.registry import load_dataset
-from dynint.temporal.windows import WindowsConfig, temporal_stream
+from dynint.temporal.config import TemporalConfig
+from dynint.temporal.windows import temporal_stream
 
 
 @pytest.fixture(scope="module")
 def stream(shared_data):
-    return temporal_stream(load_dataset("ml-100k", shared_data), WindowsConfig(num_windows=10, cut="events"))
+    return temporal_stream(load_dataset("ml-100k", shared_data), TemporalConfig(num_windows=10, cut="events"))
 
 
 def _visible(stream, window: int) -> FitData:

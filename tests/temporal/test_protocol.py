@@ -8,15 +8,16 @@ from baselines.recency import RecencyConfig
 from dynint.data.registry import load_dataset
 from dynint.errors import ConfigError
 from dynint.temporal.baseline_learner import BaselineLearner
+from dynint.temporal.config import TemporalConfig
 from dynint.temporal.protocol import WindowResult, evaluate_stream, stream_summary
-from dynint.temporal.windows import WindowsConfig, temporal_stream
+from dynint.temporal.windows import temporal_stream
 
 KNN = ItemKNNConfig(similarity="asymmetric", neighbors=50, shrink=20.0, alpha=0.4, recency=RecencyConfig("time", 64.0))
 
 
 @pytest.fixture(scope="module")
 def stream(shared_data):
-    return temporal_stream(load_dataset("ml-100k", shared_data), WindowsConfig(num_windows=4, cut="events"))
+    return temporal_stream(load_dataset("ml-100k", shared_data), TemporalConfig(num_windows=4, cut="events"))
 
 
 def test_incremental_itemknn_scores_every_window_as_retraining_does_having_read_fewer_events(stream):

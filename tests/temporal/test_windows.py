@@ -4,7 +4,8 @@ import pytest
 from dynint.data.interactions import Interactions
 from dynint.data.registry import load_dataset
 from dynint.errors import ConfigError
-from dynint.temporal.windows import WindowsConfig, temporal_stream
+from dynint.temporal.config import TemporalConfig
+from dynint.temporal.windows import temporal_stream
 
 
 @pytest.fixture(scope="module")
@@ -14,7 +15,7 @@ def ml100k(shared_data) -> Interactions:
 
 @pytest.fixture(scope="module")
 def stream(ml100k):
-    return temporal_stream(ml100k, WindowsConfig(num_windows=10, cut="events"))
+    return temporal_stream(ml100k, TemporalConfig(num_windows=10, cut="events"))
 
 
 def _raw_events(interactions: Interactions):
@@ -63,7 +64,7 @@ def test_nothing_of_a_window_or_later_is_visible_before_it_is_scored(ml100k, str
             ml100k.item_ids,
             source="rewritten",
         ),
-        WindowsConfig(num_windows=10, cut="events"),
+        TemporalConfig(num_windows=10, cut="events"),
     )
     np.testing.assert_array_equal(rewritten.starts, stream.starts)
     again, _ = rewritten.visible_before(window)
@@ -97,7 +98,7 @@ def test_items_are_numbered_by_first_appearance_so_each_catalogue_is_a_prefix(st
 def test_windows_cut_by_events_hold_about_equal_counts_and_by_time_equal_spans(ml100k, stream):
     counts = np.bincount(stream.window, minlength=10)
     assert counts.min() > 0.95 * len(ml100k) / 10 and counts.max() < 1.05 * len(ml100k) / 10
-    by_time = temporal_stream(ml100k, WindowsConfig(num_windows=4, cut="time"))
+    by_time = temporal_stream(ml100k, TemporalConfig(num_windows=4, cut="time"))
     spans = np.diff(by_time.starts[:-1])
     np.testing.assert_allclose(spans, spans[0])
     assert by_time.starts[0] == ml100k.timestamp.min()
@@ -106,9 +107,9 @@ def test_windows_cut_by_events_hold_about_equal_counts_and_by_time_equal_spans(m
 def test_a_log_without_timestamps_or_too_many_windows_is_refused_with_the_reason(shared_data, ml100k):
     beauty = load_dataset("amazon-beauty", shared_data)
     with pytest.raises(ConfigError, match="amazon-beauty.*needs event timestamps"):
-        temporal_stream(beauty, WindowsConfig())
+        temporal_stream(beauty, TemporalConfig())
     same_time = Interactions.from_raw_ids([1, 2, 3, 1], [1, 2, 3, 2], np.array([5.0, 5.0, 5.0, 6.0]), source="tiny")
     with pytest.raises(ConfigError, match="tiny: temporal.num_windows=3 .* leaves window \\d empty"):
-        temporal_stream(same_time, WindowsConfig(num_windows=3, cut="events"))
+        temporal_stream(same_time, TemporalConfig(num_windows=3, cut="events"))
     with pytest.raises(ConfigError, match="temporal.num_windows=1"):
-        WindowsConfig(num_windows=1)
+        TemporalConfig(num_windows=1)

@@ -1,0 +1,243 @@
+"""Update strategies for next-item models (SASRec, GRU4Rec, BERT4Rec, ...) under the streaming
+protocol, trained by dynint's own loop.
+
+Window 0 first chooses the number of epochs E by early stopping on its latest events
+(`temporal.valid_fraction`), then a model is trained from scratch on all of window 0 for E
+epochs (as `train.refit_for_test` does on a static split). Before each later window `t`:
+`static` changes nothing, `retrain` trains from scratch on every event before `t` for E epochs,
+and `finetune` continues the previous parameters for `temporal.finetune_epochs` passes over
+window `t - 1`'s events (each predicted from the user's whole history), plus replayed older
+sequences. The item table holds exactly the items trained on; before a window is scored it
+grows (`growth.grow_item_rows`) to that window's catalogue, the new rows freshly initialised (an
+id model ranks a new item from its initial vector, a text model from the item's text). Each fit
+keeps its checkpoints in `window<t>/` of the run folder, so a stream run with `train.resume`
+continues where it was interrupted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+from flax import nnx
+
+from dynint.components import get_model_entry
+from dynint.config.schema import ExperimentConfig
+from dynint.data.ragged import Ragged
+from dynint.errors import ConfigError
+from dynint.eval.ranking import evaluate_ranking
+from dynint.eval.ranking_metrics import metric_names
+from dynint.models.base import NextItemObjective
+from dynint.models.item_representation import ItemContent
+from dynint.temporal.config import TemporalConfig
+from dynint.temporal.growth import grow_item_rows
+from dynint.temporal.windows import TemporalStream
+from dynint.train import sharding
+from dynint.train.batching import SequenceBatcher
+from dynint.train.compilation import enable_compilation_cache
+from dynint.train.experiment import run_key, run_signature
+from dynint.train.item_content import build_item_content
+from dynint.train.loop import FitResult, fit
+from dynint.train.scoring import SequenceScorer
+from dynint.train.state import split_model
+from dynint.train.step import sequence_loss_fn
+
+NEURAL_STRATEGIES = ("static", "retrain", "finetune")
+
+
+class NeuralLearner:
+    """A `StreamLearner` over `config.model` (a registered next-item model) on `stream`."""
+
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        temporal: TemporalConfig,
+        stream: TemporalStream,
+        run_dir: Path,
+        *,
+        progress=True,
+    ):
+        if temporal.strategy not in NEURAL_STRATEGIES:
+            raise ConfigError(
+                f"temporal.strategy={temporal.strategy!r}: expected one of {', '.join(NEURAL_STRATEGIES)} "
+                f"for the neural model {config.model.name!r}"
+            )
+        entry = get_model_entry(config.model.name)
+        if entry.kind != "neural":
+            raise ConfigError(
+                f"model.name={config.model.name!r}: the stream trains next-item models; this is {entry.kind}"
+            )
+        if config.train.early_stopping_metric not in metric_names(config.eval.ks):
+            raise ConfigError(
+                f"train.early_stopping_metric={config.train.early_stopping_metric!r}: expected one of the evaluated "
+                f"metrics {', '.join(metric_names(config.eval.ks))}"
+            )
+        enable_compilation_cache()
+        self.config, self.temporal, self.run_dir, self.progress = config, temporal, Path(run_dir), progress
+        self._entry = entry
+        self._content = build_item_content(config.model, stream.interactions, progress=progress)
+        self._mesh = sharding.make_mesh(config.train.num_devices)
+        self._devices = sharding.data_parallelism(self._mesh)
+        if config.train.batch_size % self._devices:
+            raise ConfigError(
+                f"train.batch_size={config.train.batch_size} must be a multiple of the {self._devices} "
+                "data-parallel devices"
+            )
+        self.epochs: int | None = None  # chosen on window 0
+        self._params: Any = None  # for the catalogue of the last window scored
+        self._graphdef: Any = None
+        self._objective: NextItemObjective | None = None
+
+    def update(self, stream: TemporalStream, window: int) -> int:
+        trained_items = stream.catalogue_size(window - 1)
+        examples = 0
+        if self._params is None:
+            examples += self._choose_epochs(stream)
+        if self._params is None or self.temporal.strategy == "retrain":
+            graphdef, params = self._build(trained_items, window=0)
+            sequences, _ = stream.visible_before(window)
+            result = self._fit(window, graphdef, params, self._batcher(sequences), self.epochs, None)
+            examples += _examples(result)
+            params = result.best_params
+        elif self.temporal.strategy == "finetune":
+            graphdef, params = self._graphdef, self._params
+            sequences, loss_from = self._new_and_replayed(stream, window)
+            batcher = self._batcher(sequences, loss_from)
+            result = self._fit(window, graphdef, params, batcher, self.temporal.finetune_epochs, None)
+            examples += _examples(result)
+            params = result.best_params
+        else:
+            params = self._params
+        self._graphdef, self._params = self._grown(params, stream.catalogue_size(window), window)
+        return examples
+
+    def scorer(self) -> SequenceScorer:
+        if self._params is None:
+            raise RuntimeError("score after the first update")
+        train = self.config.train
+        return SequenceScorer(
+            self._graphdef,
+            self._params,
+            self._objective,
+            max_length=train.max_length,
+            buckets=train.buckets,
+            rows_per_call=train.eval_batch_size,
+        )
+
+    def _choose_epochs(self, stream: TemporalStream) -> int:
+        """Early stopping on window 0's latest events sets `epochs`; returns the examples trained on."""
+        train_sequences, valid = stream.window_0_validation(self.temporal.valid_fraction)
+        num_items = stream.catalogue_size(0)
+        graphdef, params = self._build(num_items, window=0)
+        objective = self._objective
+        train = self.config.train
+
+        def validate(params: Any) -> dict[str, float]:
+            scorer = SequenceScorer(
+                graphdef,
+                jax.device_get(params),
+                objective,
+                max_length=train.max_length,
+                buckets=train.buckets,
+                rows_per_call=train.eval_batch_size,
+            )
+            return evaluate_ranking(scorer, valid, num_items, self.config.eval, progress=False)
+
+        result = self._fit(0, graphdef, params, self._batcher(train_sequences), train.max_epochs, validate)
+        self.epochs = result.progress.best_epoch
+        return _examples(result)
+
+    def _new_and_replayed(self, stream: TemporalStream, window: int) -> tuple[Ragged, np.ndarray]:
+        """Window `window - 1`'s users' sequences so far, their loss on the new events only, and a
+        `replay_fraction` share of other users' sequences, their loss on every event."""
+        sequences, _ = stream.visible_before(window)
+        new_counts = stream.window_events(window - 1)[0].lengths
+        new_users = np.flatnonzero(new_counts > 0)
+        others = np.flatnonzero((new_counts == 0) & (sequences.lengths >= 2))
+        wanted = min(len(others), round(self.temporal.replay_fraction * len(new_users)))
+        replayed = np.sort(np.random.default_rng([self.config.seed, window]).choice(others, wanted, replace=False))
+        users = np.concatenate([new_users, replayed])
+        loss_from = np.concatenate([(sequences.lengths - new_counts)[new_users], np.zeros(len(replayed), np.int64)])
+        return sequences.take(users), loss_from
+
+    def _build(self, num_items: int, *, window: int) -> tuple[Any, Any]:
+        """A fresh model for items `1..num_items`: initial parameters from the seed (and, for the
+        rows of items added before `window`, from the window too)."""
+        key = run_key(self.config.seed, 0)
+        if window:
+            key = jax.random.fold_in(key, window)
+        model = self._entry.build(
+            self.config.model,
+            num_items,
+            self.config.train.max_length,
+            rngs=nnx.Rngs(params=key),
+            content=_content_prefix(self._content, num_items),
+        )
+        if not isinstance(model.objective, NextItemObjective):
+            raise ConfigError(
+                f"model.name={self.config.model.name!r}: the stream grows item tables of next-item models; a cloze "
+                "model's mask token sits after the last item"
+            )
+        self._objective = model.objective
+        return split_model(model)
+
+    def _grown(self, params: Any, num_items: int, window: int) -> tuple[Any, Any]:
+        graphdef, fresh = self._build(num_items, window=window)
+        return graphdef, grow_item_rows(params, fresh)
+
+    def _batcher(self, sequences: Ragged, loss_from: np.ndarray | None = None) -> SequenceBatcher:
+        train = self.config.train
+        return SequenceBatcher(
+            sequences,
+            self._objective,
+            max_length=train.max_length,
+            buckets=train.buckets,
+            batch_size=train.batch_size,
+            max_tokens=train.max_tokens_per_batch,
+            alignment=self._devices,
+            loss_from=loss_from,
+        )
+
+    def _fit(
+        self, window: int, graphdef: Any, params: Any, batches: SequenceBatcher, epochs: int, validate
+    ) -> FitResult:
+        folder = self.run_dir / f"window{window:02d}"
+        train = replace(
+            self.config.train,
+            max_epochs=epochs,
+            checkpoint_dir=str(self.config.train.checkpoint_directory(self.run_dir) / f"window{window:02d}"),
+        )
+        signature = {**run_signature(self.config), "temporal": asdict(self.temporal), "window": window}
+        return fit(
+            train=train,
+            seed=self.config.seed,
+            key=jax.random.fold_in(run_key(self.config.seed, 1), window),
+            params=params,
+            loss=sequence_loss_fn(graphdef, self.config.model),
+            batches=batches,
+            mesh=self._mesh,
+            validate=validate,
+            run_dir=folder,
+            progress=self.progress,
+            signature=signature,
+        )
+
+
+def _examples(result: FitResult) -> int:
+    """Training examples (predicted positions) the fit processed, over all its epochs."""
+    return int(sum(entry["examples"] for entry in result.progress.history))
+
+
+def _content_prefix(content: ItemContent | None, num_items: int) -> ItemContent | None:
+    """The content of items `0..num_items` (the catalogue so far)."""
+    if content is None:
+        return None
+    rows = slice(0, num_items + 1)
+    return ItemContent(
+        text=None if content.text is None else content.text[rows],
+        attributes=None if content.attributes is None else content.attributes[rows],
+        attribute_vocab_size=content.attribute_vocab_size,
+    )
