@@ -64,6 +64,12 @@ class ItemKNN(Baseline):
     """Item-CF over sparse matrices: `fit` builds the pruned item-item similarity once; `score`
     multiplies the (rows x items) recency-weight matrix by it."""
 
+    def incremental(self) -> Baseline:
+        """The same model updated with new events instead of refitted (`IncrementalItemKNN`)."""
+        from baselines.itemknn_incremental import IncrementalItemKNN
+
+        return IncrementalItemKNN(self.config)
+
     def fit(self, data: FitData) -> ItemKNN:
         config = self.config
         similarity = item_similarity(

@@ -100,6 +100,10 @@ def _fit_and_evaluate(
     config: ExperimentConfig, entry: Any, data: PreparedData, run_dir: Path, progress: bool
 ) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
     """The validation and test metrics of `config`'s model (of registry `entry`), and its record."""
+    if config.temporal is not None:
+        from dynint.temporal.experiment import run_stream
+
+        return run_stream(config, data.interactions, run_dir, progress=progress)
     if entry.kind == "neural":
         from dynint.train.experiment import train_and_evaluate
 

@@ -10,6 +10,7 @@ from dynint.data.synthetic import SyntheticConfig
 from dynint.errors import ConfigError
 from dynint.eval.ctr_protocol import CTRProtocol
 from dynint.eval.protocols import RankingProtocol
+from dynint.temporal.config import TemporalConfig
 from dynint.train.config import TrainConfig
 
 
@@ -73,7 +74,9 @@ class SplitConfig:
 @dataclass(frozen=True)
 class ExperimentConfig:
     """One run: data, split, evaluation protocol and model; `seed` drives all model randomness.
-    Next-item models are evaluated under `eval`, CTR models (DIN, DIEN, ...) under `ctr`."""
+    Next-item models are evaluated under `eval`, CTR models (DIN, DIEN, ...) under `ctr`. With a
+    `temporal` section the run follows the streaming protocol instead of `split` (see
+    `dynint.temporal`): the model is updated window by window and each window is ranked in full."""
 
     name: str = "experiment"
     seed: int = 0
@@ -83,4 +86,5 @@ class ExperimentConfig:
     ctr: CTRProtocol = field(default_factory=CTRProtocol)
     model: Any = field(default_factory=_default_model, metadata={POLYMORPHIC: _model_config_class})
     train: TrainConfig = field(default_factory=TrainConfig)
+    temporal: TemporalConfig | None = None
     output_dir: str = "runs"

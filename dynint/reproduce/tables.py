@@ -61,6 +61,50 @@ class TableSpec:
         return EXPERIMENTS_DIR / row.config.format(dataset=dataset)
 
 
+_STREAM = {
+    "kind": "stream",
+    "windows": "10 windows of about equal event counts (dynint.temporal.windows); items renumbered by first "
+    "appearance, so each window ranks the catalogue known by its end",
+    "rows": "every event of a window with an earlier event of its user, predicted from all of them",
+    "candidates": "all items seen by the end of the window",
+    "exclude_seen": True,
+    "ties": "equal scores ordered by item id, lower first",
+    "validation": "window 0's latest 10 % of events (epochs of neural models chosen there)",
+}
+_TEMPORAL_NEURAL_SEEDS = 1
+_TEMPORAL_NOTES = (
+    "Seeds: the baselines are deterministic (one run each); the neural rows ran 1 seed each to fit 2-core "
+    "sessions (the issue asks for 3).",
+    "mean / AUC: the mean of a metric over windows 1-9 and the area under its accuracy-over-time curve "
+    "(trapezoids, time rescaled to [0, 1]). update time: all updates of the stream (the first fit on window 0 "
+    "included); later update time: without that first fit, which every strategy makes alike.",
+    "switch lag (synthetic only): per interest switch (a user who then stays 6 events in the new cluster), "
+    "the new-cluster events the model sees until half of its top 10 lies in the new cluster (6 when never); "
+    "mean over users.",
+)
+
+
+def _temporal_rows() -> tuple[RowSpec, ...]:
+    """Each model under each of its update strategies."""
+    strategies = {
+        "poprec": ("static", "retrain"),
+        "itemknn": ("static", "retrain", "incremental"),
+        "gru4rec": ("static", "retrain", "finetune"),
+        "sasrec-ce": ("static", "retrain", "finetune"),
+    }
+    neural = ("gru4rec", "sasrec-ce")
+    return tuple(
+        RowSpec(
+            f"{model}-{strategy}",
+            f"temporal/{model}.yaml",
+            overrides=(f"temporal.strategy={strategy}",),
+            max_seeds=_TEMPORAL_NEURAL_SEEDS if model in neural else 1,
+        )
+        for model, models in strategies.items()
+        for strategy in models
+    )
+
+
 _FULL_RANKING = {
     "kind": "full",
     "split": "leave-one-out (last event test, second to last validation, rest training)",
@@ -566,6 +610,20 @@ TABLES: dict[str, TableSpec] = {
             "cores): the 1,682 ml-100k item documents take 13.8 to 31.7 s with all-MiniLM-L6-v2 and 141 s with "
             "SmolLM2-135M from scratch, and 0.01 to 0.03 s from the embedding cache.",
         ),
+    ),
+    "temporal": TableSpec(
+        name="temporal",
+        description=(
+            "The streaming temporal protocol: the time line cut into 10 windows of equal event counts; each "
+            "model fits window 0, then before every later window is updated by its strategy and ranks each of "
+            "the window's events from the user's whole earlier history."
+        ),
+        datasets=("ml-100k", "synthetic"),
+        rows=_temporal_rows(),
+        protocol=_STREAM,
+        metrics=("mean NDCG@10", "mean HR@10", "AUC NDCG@10"),
+        record_columns=("update time (s)", "later update time (s)", "update examples", "switch lag (events)"),
+        notes=_TEMPORAL_NOTES,
     ),
     "quickstart": TableSpec(
         name="quickstart",

@@ -23,15 +23,12 @@ class BaselineLearner:
             raise ConfigError(
                 f"temporal.strategy={strategy!r}: expected 'static', 'retrain' or 'incremental' for a baseline"
             )
+        if strategy == "incremental":
+            build = _incremental(build)
         self._build = build
         self.strategy = strategy
         self._model: Baseline | None = None
         self._fitted_events = 0
-        if strategy == "incremental" and not callable(getattr(build(), "update", None)):
-            raise ConfigError(
-                f"temporal.strategy='incremental': {type(build()).__name__} has no incremental update; "
-                "use 'retrain' or 'static' (ItemKNN updates incrementally)"
-            )
 
     def update(self, stream: TemporalStream, window: int) -> int:
         sequences, times = stream.visible_before(window)
@@ -58,3 +55,16 @@ class BaselineLearner:
         if self._model is None:
             raise RuntimeError("score after the first update")
         return self._model
+
+
+def _incremental(build: Callable[[], Baseline]) -> Callable[[], Baseline]:
+    """A builder of models with `update(data)`: `build`'s own, or their `incremental()` counterpart."""
+    model = build()
+    if callable(getattr(model, "update", None)):
+        return build
+    if callable(getattr(model, "incremental", None)):
+        return lambda: build().incremental()
+    raise ConfigError(
+        f"temporal.strategy='incremental': {type(model).__name__} has no incremental update; "
+        "use 'retrain' or 'static' (ItemKNN updates incrementally)"
+    )

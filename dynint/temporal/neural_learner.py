@@ -87,6 +87,7 @@ class NeuralLearner:
                 "data-parallel devices"
             )
         self.epochs: int | None = None  # chosen on window 0
+        self.validation: dict[str, float] = {}  # window 0's validation metrics at that epoch
         self._params: Any = None  # for the catalogue of the last window scored
         self._graphdef: Any = None
         self._objective: NextItemObjective | None = None
@@ -129,7 +130,7 @@ class NeuralLearner:
 
     def _choose_epochs(self, stream: TemporalStream) -> int:
         """Early stopping on window 0's latest events sets `epochs`; returns the examples trained on."""
-        train_sequences, valid = stream.window_0_validation(self.temporal.valid_fraction)
+        train_sequences, _, valid = stream.window_0_validation(self.temporal.valid_fraction)
         num_items = stream.catalogue_size(0)
         graphdef, params = self._build(num_items, window=0)
         objective = self._objective
@@ -148,6 +149,8 @@ class NeuralLearner:
 
         result = self._fit(0, graphdef, params, self._batcher(train_sequences), train.max_epochs, validate)
         self.epochs = result.progress.best_epoch
+        best = [entry for entry in result.progress.history if entry.get("epoch") == self.epochs and "valid" in entry]
+        self.validation = dict(best[-1]["valid"]) if best else {}
         return _examples(result)
 
     def _new_and_replayed(self, stream: TemporalStream, window: int) -> tuple[Ragged, np.ndarray]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -34,7 +34,8 @@ class StreamLearner(Protocol):
 
 @dataclass(frozen=True)
 class WindowResult:
-    """One scored window: metrics over its events, and the update made just before it."""
+    """One scored window: metrics over its events (and each `eval_set(window)` row's 0-based
+    rank), and the update made just before it."""
 
     window: int
     rows: int
@@ -42,9 +43,12 @@ class WindowResult:
     update_time_s: float
     update_examples: int
     metrics: dict[str, float]
+    ranks: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False, compare=False)
 
     def as_record(self) -> dict:
-        return asdict(self)
+        record = asdict(self)
+        del record["ranks"]
+        return record
 
 
 def evaluate_stream(
@@ -54,11 +58,13 @@ def evaluate_stream(
     *,
     batch_size: int = 256,
     on_window: Callable[[WindowResult], None] | None = None,
+    inspect: Callable[[int, Scorer], None] | None = None,
     first_window: int = 1,
 ) -> list[WindowResult]:
     """Score windows `first_window..K-1` in order, updating `learner` before each (seen items
     excluded, every row's target always ranked). `on_window` sees each result as it comes (to
-    log it, or to checkpoint the stream), and `first_window` resumes a stream part-way."""
+    log it, or to checkpoint the stream), `inspect(window, scorer)` may query the model that
+    scored the window (before the next update), and `first_window` resumes a stream part-way."""
     results = []
     for window in range(first_window, stream.num_windows):
         started = time.perf_counter()
@@ -66,7 +72,8 @@ def evaluate_stream(
         update_time = time.perf_counter() - started
         eval_set = stream.eval_set(window)
         catalogue = stream.catalogue_size(window)
-        ranks = full_ranking_ranks(learner.scorer(), eval_set, catalogue, batch_size=batch_size, progress=False)
+        scorer = learner.scorer()
+        ranks = full_ranking_ranks(scorer, eval_set, catalogue, batch_size=batch_size, progress=False)
         result = WindowResult(
             window=window,
             rows=len(eval_set),
@@ -74,7 +81,10 @@ def evaluate_stream(
             update_time_s=update_time,
             update_examples=int(examples),
             metrics=ranking_metrics(ranks, ks, users=eval_set.users),
+            ranks=np.asarray(ranks),
         )
+        if inspect is not None:
+            inspect(window, scorer)
         results.append(result)
         if on_window is not None:
             on_window(result)

@@ -74,12 +74,12 @@ class TemporalStream:
         """Every event of `window` that has an earlier event of its user, predicted from all of them."""
         self._check_window(window)
         position = positions_in_rows(self.sequences.lengths)
-        return self._rows_of(np.flatnonzero((self.window == window) & (position > 0)))
+        return self.rows_of(np.flatnonzero((self.window == window) & (position > 0)))
 
-    def window_0_validation(self, valid_fraction: float) -> tuple[Ragged, EvalSet]:
+    def window_0_validation(self, valid_fraction: float) -> tuple[Ragged, Ragged, EvalSet]:
         """Window 0 held out for early stopping: the per-user events before the time its latest
-        `valid_fraction` of events begins at (training), and every later window-0 event with an
-        earlier event of its user as a validation row, predicted from all of them."""
+        `valid_fraction` of events begins at and their times (training), and every later window-0
+        event with an earlier event of its user as a validation row, predicted from all of them."""
         in_window = self.window == 0
         cut = np.quantile(self.times.values[in_window], 1 - valid_fraction, method="lower")
         before = self.times.values < cut
@@ -88,9 +88,9 @@ class TemporalStream:
             raise ConfigError(
                 f"temporal.valid_fraction={valid_fraction} leaves window 0 without training or validation events"
             )
-        return self._per_user(before)[0], self._rows_of(np.flatnonzero(valid))
+        return (*self._per_user(before), self.rows_of(np.flatnonzero(valid)))
 
-    def _rows_of(self, events: np.ndarray) -> EvalSet:
+    def rows_of(self, events: np.ndarray) -> EvalSet:
         """Evaluation rows for `events` (indices into `sequences.values`): each from every earlier event."""
         users = self.sequences.row_ids()[events]
         lengths = positions_in_rows(self.sequences.lengths)[events]

@@ -104,3 +104,25 @@ def test_long_sequences_keep_their_most_recent_items():
 def test_the_last_bucket_must_be_max_length():
     with pytest.raises(ValueError, match="last bucket"):
         _batcher(_sequences(), buckets=(4, 8))
+
+
+def test_loss_from_predicts_only_the_targets_at_or_after_each_sequences_position():
+    sequences = _sequences(seed=3, count=120)
+    loss_from = np.random.default_rng(4).integers(0, 35, size=len(sequences))
+    batcher = _batcher(sequences, loss_from=loss_from)
+    expected = []
+    for row, length, start in zip(sequences, sequences.lengths, loss_from, strict=True):
+        window_start = max(0, length - 21)  # the last max_length + 1 items
+        for position in range(max(int(start), window_start + 1, 1), length):
+            expected.append((tuple(row[window_start:position]), int(row[position])))
+    assert expected, "some sequences must have targets after their loss_from"
+    assert len(expected) < sum(max(0, min(n, 21) - 1) for n in sequences.lengths)
+    assert _predicted_pairs(batcher.epoch(seed=0, epoch=1)) == sorted(expected)
+
+
+def test_loss_from_is_refused_for_cloze_objectives_and_wrong_lengths():
+    sequences = _sequences(count=10)
+    with pytest.raises(ValueError, match="next-item objectives only"):
+        _batcher(sequences, CLOZE, loss_from=np.zeros(10, dtype=int))
+    with pytest.raises(ValueError, match="one position per sequence"):
+        _batcher(sequences, loss_from=np.zeros(9, dtype=int))
