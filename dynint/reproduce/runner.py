@@ -143,6 +143,8 @@ def _reproduce(
         if (published := s3rec_published(dataset, model)) is not None
     ]
     write_table(table, results_dir)
+    if spec.figure is not None and table_rows and spec.figure(table, Path(results_dir) / f"{name}.png"):
+        print(f"wrote {Path(results_dir) / f'{name}.png'}", file=sys.stderr)
     return table
 
 
@@ -243,6 +245,7 @@ def _table_row(spec: TableSpec, row: RowSpec, dataset: str, seeds: list[int], ru
         "resolved_config": _comparable(runs[0]["config"]) | {"seed": None},
         "runs": [_run_record(run) for run in runs],
         "notes": row.notes,
+        **({"details": spec.row_details(runs)} if spec.row_details is not None else {}),
     }
 
 

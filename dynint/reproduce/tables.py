@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dynint.provenance import REPO_ROOT
+from dynint.temporal import report as temporal_report
 
 EXPERIMENTS_DIR = REPO_ROOT / "experiments"
 
@@ -55,6 +56,10 @@ class TableSpec:
     record_columns: tuple[str, ...] = ()
     """Values of each run's record (`extra`), such as `parameters` and `train_time_s`, shown after
     the metrics as mean ± std over seeds."""
+    row_details: Callable[[list[dict]], dict] | None = None
+    """What a row keeps of its seeds' records beyond the columns (per-window curves, say)."""
+    figure: Callable[[dict, Path], bool] | None = None
+    """Draws the table's figure (`results/NAME.png`) from its JSON document; False when it cannot."""
 
     def config_path(self, row: RowSpec, dataset: str) -> Path:
         """The row's experiment file; `{dataset}` in `row.config` selects a per-data-set file."""
@@ -624,6 +629,8 @@ TABLES: dict[str, TableSpec] = {
         metrics=("mean NDCG@10", "mean HR@10", "AUC NDCG@10"),
         record_columns=("update time (s)", "later update time (s)", "update examples", "switch lag (events)"),
         notes=_TEMPORAL_NOTES,
+        row_details=temporal_report.row_details,
+        figure=temporal_report.plot_table,
     ),
     "quickstart": TableSpec(
         name="quickstart",

@@ -1,0 +1,79 @@
+"""NeuralLearner on a small synthetic stream: window-0 epochs, growth, and what each strategy trains."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from dynint.config import parse_config
+from dynint.data.loading import load_interactions
+from dynint.errors import ConfigError
+from dynint.temporal.neural_learner import NeuralLearner
+from dynint.temporal.windows import temporal_stream
+
+SASREC = {"name": "sasrec", "loss": "ce", "hidden_size": 16, "num_layers": 1, "num_heads": 2, "inner_size": 32}
+
+
+def _config(strategy, model=SASREC):
+    return parse_config(
+        {
+            "data": {"name": "synthetic", "synthetic": {"num_users": 150, "num_items": 90, "num_clusters": 5, "seed": 1}},
+            "eval": {"kind": "full", "ks": [10]},
+            "model": model,
+            "train": {"batch_size": 64, "max_length": 20, "max_epochs": 2, "patience": 1, "learning_rate": 0.01},
+            "temporal": {"num_windows": 3, "strategy": strategy, "replay_fraction": 0.5},
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def stream():
+    config = _config("static")
+    return temporal_stream(load_interactions(config.data), config.temporal)
+
+
+def _scores(learner, stream, window):
+    rows = stream.eval_set(window)
+    return learner.scorer().score(rows.users[:20], rows.histories.take(np.arange(20)), np.arange(1, stream.catalogue_size(1) + 1))
+
+
+@pytest.mark.parametrize("strategy", ["static", "finetune", "retrain"])
+def test_each_strategy_grows_the_table_and_trains_as_it_says(tmp_path, stream, strategy):
+    config = _config(strategy)
+    learner = NeuralLearner(config, config.temporal, stream, tmp_path, progress=False)
+    first = learner.update(stream, 1)
+    assert 1 <= learner.epochs <= 2 and learner.validation["NDCG@10"] > 0
+    assert first > 0
+    table_rows = {np.shape(leaf)[0] for leaf in _leaves(learner._params) if np.ndim(leaf) == 2}
+    assert stream.catalogue_size(1) + 1 in table_rows  # padding row plus every item known by window 1
+    before = _scores(learner, stream, 1)
+    second = learner.update(stream, 2)
+    after = _scores(learner, stream, 1)
+    if strategy == "static":
+        assert second == 0
+        np.testing.assert_array_equal(after, before)  # growing the table changes nothing of the old items
+    elif strategy == "finetune":
+        new_events = int(np.count_nonzero(stream.window == 1))
+        assert new_events <= second < first  # the new window's events (and some replay), once
+        assert not np.allclose(after, before)
+    else:
+        sequences, _ = stream.visible_before(2)
+        per_epoch = int(np.sum(np.maximum(np.minimum(sequences.lengths, 21) - 1, 0)))  # last max_length + 1 items
+        assert second == learner.epochs * per_epoch and not np.allclose(after, before)
+    assert stream.catalogue_size(2) + 1 in {np.shape(leaf)[0] for leaf in _leaves(learner._params) if np.ndim(leaf) == 2}
+
+
+def _leaves(params):
+    import jax
+
+    return jax.tree.leaves(params)
+
+
+def test_models_and_strategies_the_stream_cannot_grow_are_refused(tmp_path, stream):
+    config = _config("incremental")
+    with pytest.raises(ConfigError, match="temporal.strategy='incremental'"):
+        NeuralLearner(config, config.temporal, stream, tmp_path, progress=False)
+    config = _config("retrain", model={"name": "bert4rec", "hidden_size": 16, "num_layers": 1, "num_heads": 2})
+    learner = NeuralLearner(config, replace(config.temporal), stream, tmp_path, progress=False)
+    with pytest.raises(ConfigError, match="cloze"):
+        learner.update(stream, 1)
