@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from dynint.eval.ranking import full_ranking_ranks
-from dynint.eval.ranking_metrics import ranking_metrics
+from dynint.eval.ranking_metrics import metric_names, ranking_metrics
 from dynint.eval.scorer import Scorer
 from dynint.temporal.windows import TemporalStream
 
@@ -89,6 +89,11 @@ def evaluate_stream(
         if on_window is not None:
             on_window(result)
     return results
+
+
+def stream_metric_names(ks: Sequence[int]) -> list[str]:
+    """The ranking metrics `stream_summary` reports: each metric's mean and area under its curve."""
+    return [f"{aggregate} {name}" for name in metric_names(ks) for aggregate in ("mean", "AUC")]
 
 
 def stream_summary(results: Sequence[WindowResult]) -> dict[str, float]:

@@ -6,6 +6,7 @@ from dynint.eval.ctr_protocol import CTR_METRICS
 from dynint.eval.multitask_metrics import multitask_metric_names
 from dynint.models.multitask.config import TASKS
 from dynint.reproduce.tables import TABLES
+from dynint.temporal.protocol import stream_metric_names
 
 CELLS = [
     (table, row, dataset)
@@ -23,6 +24,8 @@ def reported_metrics(table, row, dataset) -> tuple[str, set[str]]:
     kind = get_model_entry(config.model.name).kind
     if kind == "ctr" or config.eval.kind == "ctr":  # CTR models, and baselines scoring CTR samples
         return "ctr", set(CTR_METRICS)
+    if config.temporal is not None:
+        return "stream", set(stream_metric_names(config.eval.ks))
     if kind == "multitask":
         trained = multitask_metric_names(config.model.tasks)
         assert config.train.early_stopping_metric in trained
@@ -43,7 +46,7 @@ def test_every_metric_of_a_table_is_reported_by_its_cells_and_one_protocol_table
     cells = [reported_metrics(table, row, dataset) for t, row, dataset in CELLS if t is table]
     assert set(table.metrics) <= set().union(*(reported for _, reported in cells))
     protocols = {protocol for protocol, _ in cells}
-    if protocols <= {"ranking"} or protocols == {"ctr"}:
+    if protocols <= {"ranking"} or protocols in ({"ctr"}, {"stream"}):
         assert all(set(table.metrics) <= reported for _, reported in cells)
 
 

@@ -8,6 +8,7 @@ import pytest
 from dynint.config import parse_config
 from dynint.errors import ConfigError
 from dynint.runner import run_experiment
+from dynint.temporal.protocol import stream_metric_names
 
 SMALL_SYNTHETIC = {"num_users": 300, "num_items": 120, "num_clusters": 6, "sequence_length": 25, "seed": 3}
 
@@ -36,6 +37,7 @@ def test_a_stream_run_logs_every_window_and_reports_drift_buckets_and_switch_lag
     scored = [w for w in windows if w["stage"] == "window"]
     assert [w["window"] for w in scored] == [1, 2, 3]
     test = saved["metrics"]["test"]
+    assert set(stream_metric_names((10,))) <= set(test)
     assert test["mean NDCG@10"] == pytest.approx(np.mean([w["metrics"]["NDCG@10"] for w in scored]))
     assert 0.05 < test["mean NDCG@10"] < 1 and saved["metrics"]["valid"]["NDCG@10"] > 0
     extra = saved["extra"]
