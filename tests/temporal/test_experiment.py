@@ -58,7 +58,9 @@ def test_incremental_and_retrained_itemknn_streams_score_alike(tmp_path):
 
 
 def test_a_log_without_timestamps_is_refused_and_leaves_no_run_folder(tmp_path, shared_data):
-    config = _config(tmp_path, {"name": "poprec"}, "retrain", data={"name": "amazon-beauty", "data_dir": str(shared_data)})
+    config = _config(
+        tmp_path, {"name": "poprec"}, "retrain", data={"name": "amazon-beauty", "data_dir": str(shared_data)}
+    )
     with pytest.raises(ConfigError, match="needs event timestamps"):
         run_experiment(config, progress=False)
     assert not any((tmp_path / "runs").rglob("*.json"))

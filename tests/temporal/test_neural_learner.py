@@ -17,7 +17,10 @@ SASREC = {"name": "sasrec", "loss": "ce", "hidden_size": 16, "num_layers": 1, "n
 def _config(strategy, model=SASREC):
     return parse_config(
         {
-            "data": {"name": "synthetic", "synthetic": {"num_users": 150, "num_items": 90, "num_clusters": 5, "seed": 1}},
+            "data": {
+                "name": "synthetic",
+                "synthetic": {"num_users": 150, "num_items": 90, "num_clusters": 5, "seed": 1},
+            },
             "eval": {"kind": "full", "ks": [10]},
             "model": model,
             "train": {"batch_size": 64, "max_length": 20, "max_epochs": 2, "patience": 1, "learning_rate": 0.01},
@@ -34,7 +37,9 @@ def stream():
 
 def _scores(learner, stream, window):
     rows = stream.eval_set(window)
-    return learner.scorer().score(rows.users[:20], rows.histories.take(np.arange(20)), np.arange(1, stream.catalogue_size(1) + 1))
+    return learner.scorer().score(
+        rows.users[:20], rows.histories.take(np.arange(20)), np.arange(1, stream.catalogue_size(1) + 1)
+    )
 
 
 @pytest.mark.parametrize("strategy", ["static", "finetune", "retrain"])
@@ -60,7 +65,9 @@ def test_each_strategy_grows_the_table_and_trains_as_it_says(tmp_path, stream, s
         sequences, _ = stream.visible_before(2)
         per_epoch = int(np.sum(np.maximum(np.minimum(sequences.lengths, 21) - 1, 0)))  # last max_length + 1 items
         assert second == learner.epochs * per_epoch and not np.allclose(after, before)
-    assert stream.catalogue_size(2) + 1 in {np.shape(leaf)[0] for leaf in _leaves(learner._params) if np.ndim(leaf) == 2}
+    assert stream.catalogue_size(2) + 1 in {
+        np.shape(leaf)[0] for leaf in _leaves(learner._params) if np.ndim(leaf) == 2
+    }
 
 
 def _leaves(params):
