@@ -23,6 +23,8 @@ from baselines.recency import HistoryWeights
 from dynint.data.ragged import Ragged
 from dynint.train.windows import positions_in_rows
 
+_PRUNE_BLOCK = 65_536
+
 
 class IncrementalItemKNN(ItemKNN):
     """`fit(data)` then `update(later_data)`, where each user's sequence in `later_data` extends
@@ -85,18 +87,31 @@ class IncrementalItemKNN(ItemKNN):
             rows, cols, values = self._pruned
             stays = ~np.isin(cols, affected)
             kept = (rows[stays], cols[stays], values[stays])
-        columns = cooccurrence[affected].tocoo()
-        fresh = pruned_similarity_entries(
-            columns.col,
-            affected[columns.row],
-            columns.data,
-            cooccurrence.diagonal(),
-            config.similarity,
-            neighbors=config.neighbors,
-            shrink=config.shrink,
-            alpha=config.alpha,
-        )
-        self._pruned = tuple(np.concatenate(pair) for pair in zip(kept, fresh, strict=True))
+        counts = cooccurrence.diagonal()
+        parts = [kept]
+        # Blocks of affected columns holding at most `_PRUNE_BLOCK` entries (and `max_block_pairs`):
+        # sorting several small blocks is faster than one large one, and memory stays bounded.
+        block_entries = min(config.max_block_pairs, _PRUNE_BLOCK)
+        entries = np.cumsum(np.diff(cooccurrence.indptr)[affected])
+        low = 0
+        while low < len(affected):
+            spent = entries[low - 1] if low else 0
+            high = max(int(np.searchsorted(entries, spent + block_entries, side="right")), low + 1)
+            columns = cooccurrence[affected[low:high]].tocoo()
+            parts.append(
+                pruned_similarity_entries(
+                    columns.col,
+                    affected[low:high][columns.row],
+                    columns.data,
+                    counts,
+                    config.similarity,
+                    neighbors=config.neighbors,
+                    shrink=config.shrink,
+                    alpha=config.alpha,
+                )
+            )
+            low = high
+        self._pruned = tuple(np.concatenate(pair) for pair in zip(*parts, strict=True))
         size = data.num_items + 1
         self.similarity = normalize_rows(similarity_matrix(*self._pruned, size), config.normalize)
         self._by_candidate = self.similarity.T.tocsr()
