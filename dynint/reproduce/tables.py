@@ -256,9 +256,6 @@ _TEXT_ENHANCED_SEED_CAPS: dict[str, int | dict[str, int]] = {
     "sasrec-text-init-cold": 1,
     "sasrec-id+attributes-cold": 1,
     "sasrec-text-adaptor-smollm2-cold": 1,
-    "dien-id-ctr": 1,
-    "dien-id+text-ctr": 1,
-    "dien-id+attributes-ctr": 1,
 }
 
 
