@@ -246,8 +246,8 @@ _ALL_DATASETS = ("ml-100k", "amazon-beauty", "amazon-sports")
 # and id under cold start, id and id+text warm on ml-100k) have 3; rows that rank no cold item (id,
 # id+text, text-init under cold start: their cold items' vectors are untrained) and the rest have 1 or 2.
 _TEXT_ENHANCED_SEED_CAPS: dict[str, int | dict[str, int]] = {
-    "sasrec-id-warm": {"amazon-beauty": 2, "amazon-sports": 1},
-    "sasrec-id+attributes-warm": {"ml-100k": 1, "amazon-beauty": 2, "amazon-sports": 1},
+    "sasrec-id-warm": {"amazon-beauty": 1, "amazon-sports": 1},
+    "sasrec-id+attributes-warm": 1,
     "sasrec-text-init-warm": 1,
     "sasrec-text-adaptor-warm": 1,
     "sasrec-text-adaptor-smollm2-warm": 1,
