@@ -83,13 +83,26 @@ def plot_table(table: dict[str, Any], path: Path) -> bool:
         if with_buckets:
             labels = list(with_buckets[0]["details"][f"{METRIC} by drift bucket"])
             width = 0.8 / len(with_buckets)
+            hatches = {"static": "..", "retrain": "", "finetune": "//", "incremental": "xx"}
             for index, row in enumerate(with_buckets):
+                model, strategy = row["model"].rsplit("-", 1)
                 values = [row["details"][f"{METRIC} by drift bucket"].get(label, np.nan) for label in labels]
-                buckets.bar(np.arange(len(labels)) + index * width, values, width, label=row["model"])
+                buckets.bar(
+                    np.arange(len(labels)) + index * width,
+                    values,
+                    width,
+                    color=colours[model],
+                    hatch=hatches.get(strategy, ""),
+                    edgecolor="white",
+                    label=row["model"],
+                )
             buckets.set_xticks(np.arange(len(labels)) + 0.4 - width / 2, labels, fontsize=8)
             buckets.set_title(f"{dataset}: {METRIC} by drift of the user's recent categories")
             buckets.set_ylabel(METRIC)
-            buckets.legend(fontsize=6, ncol=2)
+            buckets.set_ylim(
+                0, 1.35 * max(max(r["details"][f"{METRIC} by drift bucket"].values()) for r in with_buckets)
+            )
+            buckets.legend(fontsize=6, ncol=4, loc="upper left")
         else:
             buckets.axis("off")
     figure.tight_layout()
