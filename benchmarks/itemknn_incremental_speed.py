@@ -20,30 +20,23 @@ from pathlib import Path
 import numpy as np
 
 from baselines.base import FitData
-from baselines.itemknn import ItemKNN, ItemKNNConfig
+from baselines.itemknn import ItemKNN
 from baselines.itemknn_incremental import IncrementalItemKNN
-from baselines.recency import RecencyConfig
+from dynint.config import load_config
 from dynint.data.registry import load_dataset
 from dynint.data.synthetic import SyntheticConfig, generate_drifting_interactions
 from dynint.io import write_json_atomic, write_text_atomic
-from dynint.provenance import provenance
+from dynint.plotting import pyplot_or_none
+from dynint.provenance import REPO_ROOT, provenance
+from dynint.temporal.baseline_learner import stream_fit_data
 from dynint.temporal.config import TemporalConfig
 from dynint.temporal.windows import TemporalStream, temporal_stream
 
-TUNED = ItemKNNConfig(
-    similarity="asymmetric",
-    neighbors=255,
-    shrink=116.2,
-    alpha=0.4,
-    normalize="max",
-    recency=RecencyConfig("time", 64.65),
-)  # experiments/temporal/itemknn.yaml
+TUNED = load_config(REPO_ROOT / "experiments" / "temporal" / "itemknn.yaml").model  # tuned on ml-100k
 
 
 def fit_data(stream: TemporalStream, window: int) -> FitData:
-    sequences, times = stream.visible_before(window)
-    interactions = stream.interactions
-    return FitData(sequences, stream.num_users, interactions.num_items, interactions.item_features, times)
+    return stream_fit_data(stream, *stream.visible_before(window))
 
 
 def timed(action):
@@ -82,13 +75,8 @@ def measure(stream: TemporalStream, repeats: int) -> list[dict]:
 
 
 def plot(rows: list[dict], dataset: str, path: Path) -> bool:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is missing, so no plot: python3 -m pip install -e '.[bench]'")
+    plt = pyplot_or_none()
+    if plt is None:
         return False
 
     windows = [row["window"] for row in rows]

@@ -46,6 +46,7 @@ from dynint.data.synthetic import SyntheticConfig, generate_drifting_interaction
 from dynint.io import write_json_atomic, write_text_atomic
 from dynint.models import MODELS
 from dynint.models.sparse_attention import AttentionPattern
+from dynint.plotting import pyplot_or_none
 from dynint.provenance import REPO_ROOT, provenance
 from dynint.train import sharding
 from dynint.train.batching import TrainBatch
@@ -151,13 +152,8 @@ def describe(measurement: Measurement) -> str:
 
 
 def plot(rows: list[Measurement], path: Path, title: str) -> bool:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is missing, so no plot: python3 -m pip install -e '.[bench]'")
+    plt = pyplot_or_none()
+    if plt is None:
         return False
     figure, axes = plt.subplots(1, 2, figsize=(10, 4))
     for name, marker in (("sasrec", "o"), ("sparse-sasrec", "s")):

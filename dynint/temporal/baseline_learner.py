@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from baselines.base import Baseline, FitData
+from dynint.data.ragged import Ragged
 from dynint.errors import ConfigError
 from dynint.eval.scorer import Scorer
 from dynint.temporal.windows import TemporalStream
@@ -32,11 +33,7 @@ class BaselineLearner:
 
     def update(self, stream: TemporalStream, window: int) -> int:
         sequences, times = stream.visible_before(window)
-        # Every item id is known from the start (existence, not interactions): the ranking itself
-        # restricts candidates to the window's catalogue, and new items score as the model says.
-        data = FitData(
-            sequences, stream.num_users, stream.interactions.num_items, stream.interactions.item_features, times
-        )
+        data = stream_fit_data(stream, sequences, times)
         processed = 0
         if self._model is None or self.strategy == "retrain":
             self._model = self._build().fit(data)
@@ -45,16 +42,28 @@ class BaselineLearner:
             self._model.update(data)
             processed = len(sequences.values) - self._fitted_events
         self._fitted_events = len(sequences.values) if processed else self._fitted_events
-        through_window, through_times = stream.visible_before_end_of(window)
-        self._model.read_history_times_from(
-            FitData(through_window, stream.num_users, data.num_items, None, through_times)
-        )
+        read_history_times_through(self._model, stream, window)
         return processed
 
     def scorer(self) -> Scorer:
         if self._model is None:
             raise RuntimeError("score after the first update")
         return self._model
+
+
+def stream_fit_data(stream: TemporalStream, sequences: Ragged, times: Ragged) -> FitData:
+    """What a baseline fits on: `sequences` (and their `times`) of the stream's users. Every item id
+    is known from the start (existence, not interactions): the ranking itself restricts candidates
+    to the window's catalogue, and new items score as the model says."""
+    interactions = stream.interactions
+    return FitData(sequences, stream.num_users, interactions.num_items, interactions.item_features, times)
+
+
+def read_history_times_through(model: Baseline, stream: TemporalStream, window: int) -> None:
+    """Let `model` read the times of history events up to the end of `window` (time recency of the
+    histories it ranks from; never fitted on)."""
+    through_window, through_times = stream.visible_before_end_of(window)
+    model.read_history_times_from(stream_fit_data(stream, through_window, through_times))
 
 
 def _incremental(build: Callable[[], Baseline]) -> Callable[[], Baseline]:

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from baselines.base import FitData
 from dynint.components import get_model_entry
 from dynint.config.schema import ExperimentConfig
 from dynint.data.interactions import Interactions
@@ -28,7 +27,7 @@ from dynint.eval.scorer import Scorer
 from dynint.io import append_jsonl
 from dynint.temporal import drift as drift_analysis
 from dynint.temporal import switch_lag
-from dynint.temporal.baseline_learner import BaselineLearner
+from dynint.temporal.baseline_learner import BaselineLearner, read_history_times_through, stream_fit_data
 from dynint.temporal.protocol import WindowResult, evaluate_stream, stream_summary
 from dynint.temporal.windows import TemporalStream, temporal_stream
 
@@ -51,12 +50,12 @@ def run_stream(
     entry = get_model_entry(config.model.name)
     learner, validation = _learner(config, entry, stream, run_dir, progress)
     switches = _switches(config, interactions, stream)
-    shares = np.zeros(0 if switches is None else len(switches.rows()[0]))
+    events, switch, _ = switches.rows() if switches is not None else (np.zeros(0, np.int64),) * 3
+    shares = np.zeros(len(events))
 
     def inspect(window: int, scorer: Scorer) -> None:
         if switches is None:
             return
-        events, switch, _ = switches.rows()
         here = np.flatnonzero(stream.window[events] == window)
         shares[here] = switch_lag.top_k_share(
             scorer,
@@ -132,10 +131,8 @@ def _baseline_validation(config: ExperimentConfig, entry: Any, stream: TemporalS
     """A baseline fitted on window 0 before its held-out latest events, ranking them."""
     sequences, times, valid = stream.window_0_validation(config.temporal.valid_fraction)
     catalogue = stream.catalogue_size(0)
-    data = FitData(sequences, stream.num_users, stream.interactions.num_items, stream.interactions.item_features, times)
-    model = entry.build(config.model).fit(data)
-    through_window, through_times = stream.visible_before_end_of(0)
-    model.read_history_times_from(FitData(through_window, stream.num_users, data.num_items, None, through_times))
+    model = entry.build(config.model).fit(stream_fit_data(stream, sequences, times))
+    read_history_times_through(model, stream, 0)
     return evaluate_ranking(model, valid, catalogue, config.eval, progress=False)
 
 

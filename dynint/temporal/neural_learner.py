@@ -29,16 +29,14 @@ from dynint.config.schema import ExperimentConfig
 from dynint.data.ragged import Ragged
 from dynint.errors import ConfigError
 from dynint.eval.ranking import evaluate_ranking
-from dynint.eval.ranking_metrics import metric_names
 from dynint.models.base import NextItemObjective
 from dynint.models.item_representation import ItemContent
 from dynint.temporal.config import TemporalConfig
 from dynint.temporal.growth import grow_item_rows
 from dynint.temporal.windows import TemporalStream
-from dynint.train import sharding
 from dynint.train.batching import SequenceBatcher
 from dynint.train.compilation import enable_compilation_cache
-from dynint.train.experiment import run_key, run_signature
+from dynint.train.experiment import check_early_stopping_metric, data_parallel_mesh, run_key, run_signature
 from dynint.train.item_content import build_item_content
 from dynint.train.loop import FitResult, fit
 from dynint.train.scoring import SequenceScorer
@@ -70,22 +68,12 @@ class NeuralLearner:
             raise ConfigError(
                 f"model.name={config.model.name!r}: the stream trains next-item models; this is {entry.kind}"
             )
-        if config.train.early_stopping_metric not in metric_names(config.eval.ks):
-            raise ConfigError(
-                f"train.early_stopping_metric={config.train.early_stopping_metric!r}: expected one of the evaluated "
-                f"metrics {', '.join(metric_names(config.eval.ks))}"
-            )
+        check_early_stopping_metric(config)
         enable_compilation_cache()
         self.config, self.temporal, self.run_dir, self.progress = config, temporal, Path(run_dir), progress
         self._entry = entry
         self._content = build_item_content(config.model, stream.interactions, progress=progress)
-        self._mesh = sharding.make_mesh(config.train.num_devices)
-        self._devices = sharding.data_parallelism(self._mesh)
-        if config.train.batch_size % self._devices:
-            raise ConfigError(
-                f"train.batch_size={config.train.batch_size} must be a multiple of the {self._devices} "
-                "data-parallel devices"
-            )
+        self._mesh, self._devices = data_parallel_mesh(config.train)
         self.epochs: int | None = None  # chosen on window 0
         self.validation: dict[str, float] = {}  # window 0's validation metrics at that epoch
         self._params: Any = None  # for the catalogue of the last window scored
@@ -118,15 +106,7 @@ class NeuralLearner:
     def scorer(self) -> SequenceScorer:
         if self._params is None:
             raise RuntimeError("score after the first update")
-        train = self.config.train
-        return SequenceScorer(
-            self._graphdef,
-            self._params,
-            self._objective,
-            max_length=train.max_length,
-            buckets=train.buckets,
-            rows_per_call=train.eval_batch_size,
-        )
+        return SequenceScorer.for_training(self._graphdef, self._params, self._objective, self.config.train)
 
     def _choose_epochs(self, stream: TemporalStream) -> int:
         """Early stopping on window 0's latest events sets `epochs`; returns the examples trained on."""
@@ -137,14 +117,7 @@ class NeuralLearner:
         train = self.config.train
 
         def validate(params: Any) -> dict[str, float]:
-            scorer = SequenceScorer(
-                graphdef,
-                jax.device_get(params),
-                objective,
-                max_length=train.max_length,
-                buckets=train.buckets,
-                rows_per_call=train.eval_batch_size,
-            )
+            scorer = SequenceScorer.for_training(graphdef, jax.device_get(params), objective, train)
             return evaluate_ranking(scorer, valid, num_items, self.config.eval, progress=False)
 
         result = self._fit(0, graphdef, params, self._batcher(train_sequences), train.max_epochs, validate)
@@ -192,16 +165,8 @@ class NeuralLearner:
         return graphdef, grow_item_rows(params, fresh)
 
     def _batcher(self, sequences: Ragged, loss_from: np.ndarray | None = None) -> SequenceBatcher:
-        train = self.config.train
-        return SequenceBatcher(
-            sequences,
-            self._objective,
-            max_length=train.max_length,
-            buckets=train.buckets,
-            batch_size=train.batch_size,
-            max_tokens=train.max_tokens_per_batch,
-            alignment=self._devices,
-            loss_from=loss_from,
+        return SequenceBatcher.for_training(
+            sequences, self._objective, self.config.train, alignment=self._devices, loss_from=loss_from
         )
 
     def _fit(

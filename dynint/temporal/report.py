@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from dynint.plotting import pyplot_or_none
+
 METRIC = "NDCG@10"
 
 
@@ -45,13 +47,8 @@ def _mean_over_seeds(values: list[list[float]]) -> list[float]:
 
 def plot_table(table: dict[str, Any], path: Path) -> bool:
     """One row of panels per data set: NDCG@10 per window, and NDCG@10 by drift bucket."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is missing, so no figure: python3 -m pip install -e '.[bench]'")
+    plt = pyplot_or_none()
+    if plt is None:
         return False
     rows = [row for row in table["rows"] if "details" in row]
     datasets = list(dict.fromkeys(row["dataset"] for row in rows))

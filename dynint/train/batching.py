@@ -12,13 +12,16 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from dynint.data.ragged import Ragged
 from dynint.models.base import ClozeObjective, NextItemObjective, Objective
 from dynint.train.windows import last_items, left_aligned, positions_in_rows, value_index
+
+if TYPE_CHECKING:
+    from dynint.train.config import TrainConfig
 
 _TOKEN_ALIGNMENT = 64
 
@@ -155,6 +158,28 @@ class SequenceBatcher:
             fewest = members.min() if len(members) else 1.0  # predictions of the bucket's shortest example
             self.token_budgets.append(budget)
             self.rows.append(min(batch_size, alignment * math.ceil(budget / fewest / alignment)))
+
+    @classmethod
+    def for_training(
+        cls,
+        sequences: Ragged,
+        objective: Objective,
+        train: TrainConfig,
+        *,
+        alignment: int = 1,
+        loss_from: np.ndarray | None = None,
+    ) -> SequenceBatcher:
+        """The batcher `train`'s lengths, buckets, batch size and token budget describe."""
+        return cls(
+            sequences,
+            objective,
+            max_length=train.max_length,
+            buckets=train.buckets,
+            batch_size=train.batch_size,
+            max_tokens=train.max_tokens_per_batch,
+            alignment=alignment,
+            loss_from=loss_from,
+        )
 
     @property
     def num_sequences(self) -> int:

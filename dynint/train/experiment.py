@@ -28,6 +28,7 @@ from dynint.models.item_representation import ItemRepresentationConfig
 from dynint.train import sharding
 from dynint.train.batching import SequenceBatcher
 from dynint.train.compilation import enable_compilation_cache
+from dynint.train.config import TrainConfig
 from dynint.train.item_content import build_item_content
 from dynint.train.loop import METRICS_LOG, EpochBatches, LoopProgress, fit
 from dynint.train.scoring import SequenceScorer
@@ -57,11 +58,7 @@ def train_and_evaluate(
     enable_compilation_cache()
     split = data.split
     train = config.train
-    if train.early_stopping_metric not in metric_names(config.eval.ks):
-        raise ConfigError(
-            f"train.early_stopping_metric={train.early_stopping_metric!r}: expected one of the evaluated metrics "
-            f"{', '.join(metric_names(config.eval.ks))}"
-        )
+    check_early_stopping_metric(config)
     entry = get_model_entry(config.model.name)
     content = build_item_content(config.model, data.interactions, progress=progress)
     model = entry.build(
@@ -72,14 +69,7 @@ def train_and_evaluate(
 
     def evaluate(params: Any, stage: Stage) -> dict[str, float]:
         eval_set = split.eval_set(stage)
-        scorer = SequenceScorer(
-            graphdef,
-            jax.device_get(params),
-            objective,
-            max_length=train.max_length,
-            buckets=train.buckets,
-            rows_per_call=train.eval_batch_size,
-        )
+        scorer = SequenceScorer.for_training(graphdef, jax.device_get(params), objective, train)
         scorer.precompute(eval_set.users, eval_set.histories)
         return evaluate_ranking(
             scorer,
@@ -90,23 +80,10 @@ def train_and_evaluate(
             progress=progress,
         )
 
-    mesh = sharding.make_mesh(train.num_devices)
-    devices = sharding.data_parallelism(mesh)
-    if train.batch_size % devices:
-        raise ConfigError(
-            f"train.batch_size={train.batch_size} must be a multiple of the {devices} data-parallel devices"
-        )
+    mesh, devices = data_parallel_mesh(train)
 
     def batcher(sequences) -> SequenceBatcher:
-        return SequenceBatcher(
-            sequences,
-            objective,
-            max_length=train.max_length,
-            buckets=train.buckets,
-            batch_size=train.batch_size,
-            max_tokens=train.max_tokens_per_batch,
-            alignment=devices,
-        )
+        return SequenceBatcher.for_training(sequences, objective, train, alignment=devices)
 
     return train_then_test(
         config,
@@ -268,3 +245,24 @@ def _popularity(config: ExperimentConfig, split: Split, stage: Stage) -> np.ndar
     if config.eval.kind != "sampled" or config.eval.negative_sampling != "popularity":
         return None
     return np.bincount(split.visible(stage).values, minlength=split.num_items + 1).astype(np.float64)
+
+
+def check_early_stopping_metric(config: ExperimentConfig) -> None:
+    """Refuse an early-stopping metric the evaluation does not report."""
+    metric = config.train.early_stopping_metric
+    if metric not in metric_names(config.eval.ks):
+        raise ConfigError(
+            f"train.early_stopping_metric={metric!r}: expected one of the evaluated metrics "
+            f"{', '.join(metric_names(config.eval.ks))}"
+        )
+
+
+def data_parallel_mesh(train: TrainConfig) -> tuple[Mesh, int]:
+    """The mesh of `train.num_devices` and its data-parallel size, which must divide the batch size."""
+    mesh = sharding.make_mesh(train.num_devices)
+    devices = sharding.data_parallelism(mesh)
+    if train.batch_size % devices:
+        raise ConfigError(
+            f"train.batch_size={train.batch_size} must be a multiple of the {devices} data-parallel devices"
+        )
+    return mesh, devices

@@ -10,7 +10,7 @@ representation does not depend on which rows share its call, up to float roundin
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -20,6 +20,9 @@ from flax import nnx
 from dynint.data.ragged import Ragged
 from dynint.models.base import ClozeObjective, Objective
 from dynint.train.windows import last_items, left_aligned
+
+if TYPE_CHECKING:
+    from dynint.train.config import TrainConfig
 
 _MIN_ROWS = 8
 
@@ -64,6 +67,18 @@ class SequenceScorer:
         # `(d, V + 1)`: on CPU, products against this layout run faster than against `table.T`.
         self._table_by_column = jnp.asarray(np.ascontiguousarray(np.asarray(self.table).T))
         self._cache: tuple[np.ndarray, Ragged, np.ndarray] | None = None
+
+    @classmethod
+    def for_training(cls, graphdef: Any, params: Any, objective: Objective, train: TrainConfig) -> SequenceScorer:
+        """The scorer of a model trained under `train` (its lengths, buckets and evaluation batch)."""
+        return cls(
+            graphdef,
+            params,
+            objective,
+            max_length=train.max_length,
+            buckets=train.buckets,
+            rows_per_call=train.eval_batch_size,
+        )
 
     def encode(self, histories: Ragged) -> np.ndarray:
         """`(len(histories), d)` representations, one per history (kept on the host: they are
