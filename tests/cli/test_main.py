@@ -102,17 +102,21 @@ sys.exit(main(["run", sys.argv[1], "--no-progress"]))
 
 def test_a_checkpoint_write_that_fails_exits_5_naming_the_checkpoint_and_keeps_no_partial_save(tmp_path):
     from dynint.train.checkpoint import CheckpointSlot
+    from dynint.train.compilation import CACHE_ENV
 
     config = _tiny_config_file(tmp_path)
+    # Compiled programs are larger than the limit: the shared compilation cache must not receive truncated entries.
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), CACHE_ENV: "0"}
+    environment.pop("JAX_COMPILATION_CACHE_DIR", None)
     failed = subprocess.run(
-        [sys.executable, "-c", _WRITES_LIMITED, str(config)],
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-        capture_output=True,
-        text=True,
+        [sys.executable, "-c", _WRITES_LIMITED, str(config)], env=environment, capture_output=True, text=True
     )
     assert failed.returncode == 5, failed.stderr
     checkpoints = tmp_path / "tiny" / "synthetic" / "seed0" / "checkpoints"
-    [error] = [line for line in failed.stderr.splitlines() if line.startswith("dynint: error: ")]
+    # Tensorstore's threads write to the same stderr and may leave a line unfinished before dynint's message.
+    errors = [line[line.index("dynint: error: ") :] for line in failed.stderr.splitlines() if "dynint: error: " in line]
+    assert len(errors) == 1, failed.stderr
+    [error] = errors
     assert error.startswith(f"dynint: error: cannot write {checkpoints}/best/") and error.endswith("(File too large)")
     # Tensorstore may print tracebacks of its own threads as a write fails; none passes through dynint.
     frames = [line for line in failed.stderr.splitlines() if line.strip().startswith("File ")]
