@@ -8,6 +8,9 @@ Negatives are drawn uniformly from the items other than the position's target.
 `candidates` (sorted item ids, every target among them) restricts the items a loss may use as
 negatives, softmax terms included: the training catalogue. Under item cold start the held-out
 items are not in it, so training never sees them, not even as negatives. None: items `1..V`.
+`catalogue_size` (a traced scalar `n`) restricts them to the prefix `1..n` instead: a table with
+reserved rows past the catalogue (the streaming protocol's growing catalogue) trains as a table
+of `n` items, its reserved rows get no gradient, and a growing `n` changes no compiled shape.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ def full_softmax_cross_entropy(
     weights: jax.Array,
     chunk_size: int = 128,
     candidates: jax.Array | None = None,
+    catalogue_size: jax.Array | None = None,
 ) -> jax.Array:
-    """Cross-entropy of a softmax over all items `1..V` (or over `candidates`).
+    """Cross-entropy of a softmax over all items `1..V` (or over `candidates`, or `1..catalogue_size`).
 
     The `(T, V)` logits are the costliest tensor of training. They are processed `chunk_size`
     positions at a time, and the gradient is computed in the same pass (the loss is a scalar,
@@ -39,13 +43,15 @@ def full_softmax_cross_entropy(
     """
     chunk = _chunk_for(len(targets), chunk_size)
     if candidates is None:
-        return _chunked_cross_entropy(hidden, table, targets, weights, chunk)
+        return _chunked_cross_entropy(hidden, table, targets, weights, catalogue_size, chunk)
+    if catalogue_size is not None:
+        raise ValueError("give candidates or catalogue_size, not both")
     # The softmax runs over the candidates' rows only; gathering them routes their gradient back to
     # the table, and rows outside the catalogue get none.
     rows = table[candidates]
     positions = jnp.searchsorted(candidates, targets)
     padded = jnp.concatenate([jnp.zeros_like(table[:1]), rows])
-    return _chunked_cross_entropy(hidden, padded, positions + 1, weights, chunk)
+    return _chunked_cross_entropy(hidden, padded, positions + 1, weights, None, chunk)
 
 
 def _chunk_for(count: int, limit: int) -> int:
@@ -56,21 +62,24 @@ def _chunk_for(count: int, limit: int) -> int:
     return size
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(4,))
-def _chunked_cross_entropy(hidden, table, targets, weights, chunk_size):
-    return _chunked_cross_entropy_with_gradient(hidden, table, targets, weights, chunk_size)[0]
+@partial(jax.custom_vjp, nondiff_argnums=(5,))
+def _chunked_cross_entropy(hidden, table, targets, weights, catalogue_size, chunk_size):
+    return _chunked_cross_entropy_with_gradient(hidden, table, targets, weights, catalogue_size, chunk_size)[0]
 
 
-def _chunked_cross_entropy_with_gradient(hidden, table, targets, weights, chunk_size):
+def _chunked_cross_entropy_with_gradient(hidden, table, targets, weights, catalogue_size, chunk_size):
     # The candidates are kept as a `(d, V)` matrix: on CPU, `h @ C` and `h.T @ g` with that layout
     # run markedly faster than the same products against the `(V, d)` table and its transpose.
     candidates = table[1:]
     candidates_by_column = candidates.T
     scale = weights / jnp.maximum(jnp.sum(weights), 1.0)
+    item_ids = jnp.arange(1, table.shape[0])[None, :]
 
     def chunk(candidates_gradient, inputs):
         h, s = inputs
         logits = h @ candidates_by_column
+        if catalogue_size is not None:  # reserved rows past the catalogue: no softmax term, no gradient
+            logits = jnp.where(item_ids <= catalogue_size, logits, -jnp.inf)
         peak = jnp.max(logits, axis=-1, keepdims=True)
         exp = jnp.exp(logits - peak)
         total = jnp.sum(exp, axis=-1, keepdims=True)
@@ -90,13 +99,13 @@ def _chunked_cross_entropy_with_gradient(hidden, table, targets, weights, chunk_
     return loss, (hidden_gradient, table_gradient)
 
 
-def _chunked_cross_entropy_forward(hidden, table, targets, weights, chunk_size):
-    return _chunked_cross_entropy_with_gradient(hidden, table, targets, weights, chunk_size)
+def _chunked_cross_entropy_forward(hidden, table, targets, weights, catalogue_size, chunk_size):
+    return _chunked_cross_entropy_with_gradient(hidden, table, targets, weights, catalogue_size, chunk_size)
 
 
 def _chunked_cross_entropy_backward(chunk_size, gradients, cotangent):
     hidden_gradient, table_gradient = gradients
-    return cotangent * hidden_gradient, cotangent * table_gradient, None, None
+    return cotangent * hidden_gradient, cotangent * table_gradient, None, None, None
 
 
 _chunked_cross_entropy.defvjp(_chunked_cross_entropy_forward, _chunked_cross_entropy_backward)
@@ -109,9 +118,10 @@ def binary_cross_entropy(
     weights: jax.Array,
     key: jax.Array,
     candidates: jax.Array | None = None,
+    catalogue_size: jax.Array | None = None,
 ) -> jax.Array:
     """The original SASRec loss: a positive and one sampled negative per position, each a logistic loss."""
-    return generalized_binary_cross_entropy(hidden, table, targets, weights, key, 1, 0.0, candidates)
+    return generalized_binary_cross_entropy(hidden, table, targets, weights, key, 1, 0.0, candidates, catalogue_size)
 
 
 def sampled_softmax(
@@ -122,9 +132,12 @@ def sampled_softmax(
     key: jax.Array,
     num_negatives: int,
     candidates: jax.Array | None = None,
+    catalogue_size: jax.Array | None = None,
 ) -> jax.Array:
     """Cross-entropy of a softmax over the target and `num_negatives` sampled items."""
-    positive, negative = _positive_and_negative_logits(hidden, table, targets, key, num_negatives, candidates)
+    positive, negative = _positive_and_negative_logits(
+        hidden, table, targets, key, num_negatives, candidates, catalogue_size
+    )
     logits = jnp.concatenate([positive[:, None], negative], axis=1)
     return _weighted_mean(jax.nn.logsumexp(logits, axis=-1) - positive, weights)
 
@@ -138,6 +151,7 @@ def generalized_binary_cross_entropy(
     num_negatives: int,
     t: float,
     candidates: jax.Array | None = None,
+    catalogue_size: jax.Array | None = None,
 ) -> jax.Array:
     """gBCE (Petrov & Macdonald, RecSys 2023): `-beta log sigmoid(s+) - sum_j log(1 - sigmoid(s_j))`.
 
@@ -145,10 +159,12 @@ def generalized_binary_cross_entropy(
     counters the overconfidence that negative sampling causes; `t = 0` is plain BCE, `t = 1`
     the fully calibrated loss.
     """
-    num_items = table.shape[0] - 1 if candidates is None else candidates.shape[0]
-    alpha = num_negatives / max(num_items - 1, 1)
+    num_items = _catalogue_count(table, candidates, catalogue_size)
+    alpha = num_negatives / jnp.maximum(num_items - 1, 1)
     beta = alpha * (t * (1.0 - 1.0 / alpha) + 1.0 / alpha)
-    positive, negative = _positive_and_negative_logits(hidden, table, targets, key, num_negatives, candidates)
+    positive, negative = _positive_and_negative_logits(
+        hidden, table, targets, key, num_negatives, candidates, catalogue_size
+    )
     per_position = -beta * jax.nn.log_sigmoid(positive) + jnp.sum(jax.nn.softplus(negative), axis=-1)
     return _weighted_mean(per_position, weights)
 
@@ -164,16 +180,20 @@ def sequence_loss(
     num_negatives: int = 1,
     gbce_t: float = 0.75,
     candidates: jax.Array | None = None,
+    catalogue_size: jax.Array | None = None,
 ) -> jax.Array:
     """The loss `name` (one of `LOSSES`); `key` draws negatives for the sampled losses."""
+    catalogue = {"candidates": candidates, "catalogue_size": catalogue_size}
     if name == "ce":
-        return full_softmax_cross_entropy(hidden, table, targets, weights, candidates=candidates)
+        return full_softmax_cross_entropy(hidden, table, targets, weights, **catalogue)
     if name == "bce":
-        return binary_cross_entropy(hidden, table, targets, weights, key, candidates)
+        return binary_cross_entropy(hidden, table, targets, weights, key, **catalogue)
     if name == "sampled-softmax":
-        return sampled_softmax(hidden, table, targets, weights, key, num_negatives, candidates)
+        return sampled_softmax(hidden, table, targets, weights, key, num_negatives, **catalogue)
     if name == "gbce":
-        return generalized_binary_cross_entropy(hidden, table, targets, weights, key, num_negatives, gbce_t, candidates)
+        return generalized_binary_cross_entropy(
+            hidden, table, targets, weights, key, num_negatives, gbce_t, **catalogue
+        )
     raise ValueError(f"unknown loss {name!r}; expected one of {', '.join(LOSSES)}")
 
 
@@ -190,15 +210,25 @@ def _positive_and_negative_logits(
     key: jax.Array,
     num_negatives: int,
     candidates: jax.Array | None = None,
+    catalogue_size: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     if candidates is None:
-        negatives = sample_negatives(key, targets, table.shape[0] - 1, num_negatives)
+        negatives = sample_negatives(key, targets, _catalogue_count(table, None, catalogue_size), num_negatives)
     else:  # drawn among the candidates, by their positions 1..C in the candidate list
         positions = 1 + jnp.searchsorted(candidates, targets)
         negatives = candidates[sample_negatives(key, positions, candidates.shape[0], num_negatives) - 1]
     positive = jnp.sum(hidden * table[targets], axis=-1)
     negative = jnp.einsum("td,tnd->tn", hidden, table[negatives])
     return positive, negative
+
+
+def _catalogue_count(table: jax.Array, candidates: jax.Array | None, catalogue_size: jax.Array | None):
+    """How many items a loss ranges over: the candidates, the catalogue prefix, or the whole table."""
+    if candidates is not None and catalogue_size is not None:
+        raise ValueError("give candidates or catalogue_size, not both")
+    if candidates is not None:
+        return candidates.shape[0]
+    return table.shape[0] - 1 if catalogue_size is None else catalogue_size
 
 
 def _weighted_mean(values: jax.Array, weights: jax.Array) -> jax.Array:

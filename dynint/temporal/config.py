@@ -26,6 +26,10 @@ class TemporalConfig:
       passes over the new window's events, plus a `replay_fraction` share (of the new window's
       sequences) of older users' sequences replayed in full;
     - `incremental` (ItemKNN): its co-occurrence counts updated with the new events.
+
+    Neural item tables are allocated in blocks of `item_capacity_step` rows (0: exactly the
+    catalogue): rows past the catalogue are reserved, masked out of the loss and the ranking, so
+    new items within a block reuse the compiled train step (see `dynint.temporal.growth`).
     """
 
     num_windows: int = 10
@@ -34,6 +38,7 @@ class TemporalConfig:
     strategy: Strategy = "retrain"
     finetune_epochs: int = 1
     replay_fraction: float = 0.0
+    item_capacity_step: int = 0
 
     def __post_init__(self) -> None:
         if self.num_windows < 2:
@@ -48,3 +53,8 @@ class TemporalConfig:
             raise ConfigError(f"temporal.finetune_epochs={self.finetune_epochs}: expected a positive integer")
         if self.replay_fraction < 0:
             raise ConfigError(f"temporal.replay_fraction={self.replay_fraction}: expected a number >= 0")
+        if self.item_capacity_step < 0:
+            raise ConfigError(
+                f"temporal.item_capacity_step={self.item_capacity_step}: expected 0 (no reserved rows) or a "
+                "positive number of rows"
+            )

@@ -7,11 +7,15 @@ epochs (as `train.refit_for_test` does on a static split). Before each later win
 `static` changes nothing, `retrain` trains from scratch on every event before `t` for E epochs,
 and `finetune` continues the previous parameters for `temporal.finetune_epochs` passes over
 window `t - 1`'s events (each predicted from the user's whole history), plus replayed older
-sequences. The item table holds exactly the items trained on; before a window is scored it
-grows (`growth.grow_item_rows`) to that window's catalogue, the new rows freshly initialised (an
-id model ranks a new item from its initial vector, a text model from the item's text). Each fit
-keeps its checkpoints in `window<t>/` of the run folder, so a stream run with `train.resume`
-continues where it was interrupted.
+sequences. The item table holds the items trained on, in blocks of `temporal.item_capacity_step`
+rows (the rows past the catalogue reserved: masked out of the loss, so they keep their initial
+values); before a window is scored the model takes that window's catalogue
+(`growth.grow_item_rows`: a reserved row becomes the new item's, or the table grows by a block),
+the new rows freshly initialised (an id model ranks a new item from its initial vector, a text
+model from the item's text). Every fit of the stream batches with the shapes of its first fit,
+so with reserved rows the compiled train step is reused from window to window. Each fit keeps
+its checkpoints in `window<t>/` of the run folder, so a stream run with `train.resume` continues
+where it was interrupted.
 """
 
 from __future__ import annotations
@@ -32,9 +36,9 @@ from dynint.eval.ranking import evaluate_ranking
 from dynint.models.base import NextItemObjective
 from dynint.models.item_representation import ItemContent
 from dynint.temporal.config import TemporalConfig
-from dynint.temporal.growth import grow_item_rows
+from dynint.temporal.growth import grow_item_rows, item_capacity
 from dynint.temporal.windows import TemporalStream
-from dynint.train.batching import SequenceBatcher
+from dynint.train.batching import BatchShapes, SequenceBatcher
 from dynint.train.compilation import enable_compilation_cache
 from dynint.train.experiment import check_early_stopping_metric, data_parallel_mesh, run_key, run_signature
 from dynint.train.item_content import build_item_content
@@ -79,6 +83,8 @@ class NeuralLearner:
         self._params: Any = None  # for the catalogue of the last window scored
         self._graphdef: Any = None
         self._objective: NextItemObjective | None = None
+        self._scored_items = 0  # the catalogue of the last window scored
+        self._shapes: BatchShapes | None = None  # of the stream's first batches, kept for every later fit
 
     def update(self, stream: TemporalStream, window: int) -> int:
         trained_items = stream.catalogue_size(window - 1)
@@ -88,39 +94,45 @@ class NeuralLearner:
         if self._params is None or self.temporal.strategy == "retrain":
             graphdef, params = self._build(trained_items, window=0)
             sequences, _ = stream.visible_before(window)
-            result = self._fit(window, graphdef, params, self._batcher(sequences), self.epochs, None)
+            batcher = self._batcher(sequences, trained_items)
+            result = self._fit(window, graphdef, params, batcher, self.epochs, None)
             examples += _examples(result)
             params = result.best_params
         elif self.temporal.strategy == "finetune":
             graphdef, params = self._graphdef, self._params
             sequences, loss_from = self._new_and_replayed(stream, window)
-            batcher = self._batcher(sequences, loss_from)
+            batcher = self._batcher(sequences, trained_items, loss_from)
             result = self._fit(window, graphdef, params, batcher, self.temporal.finetune_epochs, None)
             examples += _examples(result)
             params = result.best_params
         else:
             params = self._params
-        self._graphdef, self._params = self._grown(params, stream.catalogue_size(window), window)
+        self._scored_items = stream.catalogue_size(window)
+        self._graphdef, self._params = self._grown(params, self._scored_items, window)
         return examples
 
     def scorer(self) -> SequenceScorer:
         if self._params is None:
             raise RuntimeError("score after the first update")
-        return SequenceScorer.for_training(self._graphdef, self._params, self._objective, self.config.train)
+        return self._scorer(self._graphdef, self._params, self._scored_items)
+
+    def _scorer(self, graphdef: Any, params: Any, num_items: int) -> SequenceScorer:
+        train = self.config.train
+        return SequenceScorer.for_training(graphdef, params, self._objective, train, num_items=num_items)
 
     def _choose_epochs(self, stream: TemporalStream) -> int:
         """Early stopping on window 0's latest events sets `epochs`; returns the examples trained on."""
         train_sequences, _, valid = stream.window_0_validation(self.temporal.valid_fraction)
         num_items = stream.catalogue_size(0)
         graphdef, params = self._build(num_items, window=0)
-        objective = self._objective
         train = self.config.train
 
         def validate(params: Any) -> dict[str, float]:
-            scorer = SequenceScorer.for_training(graphdef, jax.device_get(params), objective, train)
+            scorer = self._scorer(graphdef, jax.device_get(params), num_items)
             return evaluate_ranking(scorer, valid, num_items, self.config.eval, progress=False)
 
-        result = self._fit(0, graphdef, params, self._batcher(train_sequences), train.max_epochs, validate)
+        batcher = self._batcher(train_sequences, num_items)
+        result = self._fit(0, graphdef, params, batcher, train.max_epochs, validate)
         self.epochs = result.progress.best_epoch
         best = [entry for entry in result.progress.history if entry.get("epoch") == self.epochs and "valid" in entry]
         self.validation = dict(best[-1]["valid"]) if best else {}
@@ -140,17 +152,19 @@ class NeuralLearner:
         return sequences.take(users), loss_from
 
     def _build(self, num_items: int, *, window: int) -> tuple[Any, Any]:
-        """A fresh model for items `1..num_items`: initial parameters from the seed (and, for the
-        rows of items added before `window`, from the window too)."""
+        """A fresh model for items `1..num_items` (its table allocated to `item_capacity`, the
+        reserved rows without content): initial parameters from the seed (and, for the rows of
+        items added before `window`, from the window too)."""
         key = run_key(self.config.seed, 0)
         if window:
             key = jax.random.fold_in(key, window)
+        capacity = item_capacity(num_items, self.temporal.item_capacity_step)
         model = self._entry.build(
             self.config.model,
-            num_items,
+            capacity,
             self.config.train.max_length,
             rngs=nnx.Rngs(params=key),
-            content=_content_prefix(self._content, num_items),
+            content=_content_prefix(self._content, num_items, capacity),
         )
         if not isinstance(model.objective, NextItemObjective):
             raise ConfigError(
@@ -164,10 +178,20 @@ class NeuralLearner:
         graphdef, fresh = self._build(num_items, window=window)
         return graphdef, grow_item_rows(params, fresh)
 
-    def _batcher(self, sequences: Ragged, loss_from: np.ndarray | None = None) -> SequenceBatcher:
-        return SequenceBatcher.for_training(
-            sequences, self._objective, self.config.train, alignment=self._devices, loss_from=loss_from
+    def _batcher(self, sequences: Ragged, num_items: int, loss_from: np.ndarray | None = None) -> SequenceBatcher:
+        """Batches whose loss ranges over items `1..num_items`, in the stream's first batch shapes."""
+        reserved = item_capacity(num_items, self.temporal.item_capacity_step) > num_items
+        batcher = SequenceBatcher.for_training(
+            sequences,
+            self._objective,
+            self.config.train,
+            alignment=self._devices,
+            loss_from=loss_from,
+            shapes=self._shapes,
+            catalogue_size=num_items if reserved else None,
         )
+        self._shapes = batcher.shapes
+        return batcher
 
     def _fit(
         self, window: int, graphdef: Any, params: Any, batches: SequenceBatcher, epochs: int, validate
@@ -199,13 +223,21 @@ def _examples(result: FitResult) -> int:
     return int(sum(entry["examples"] for entry in result.progress.history))
 
 
-def _content_prefix(content: ItemContent | None, num_items: int) -> ItemContent | None:
-    """The content of items `0..num_items` (the catalogue so far)."""
+def _content_prefix(content: ItemContent | None, num_items: int, capacity: int) -> ItemContent | None:
+    """The content of items `0..num_items` (the catalogue so far), with zero rows for the
+    reserved items `num_items + 1..capacity`."""
     if content is None:
         return None
-    rows = slice(0, num_items + 1)
+
+    def prefix(rows: np.ndarray | None) -> np.ndarray | None:
+        if rows is None:
+            return None
+        padded = np.zeros((capacity + 1, *rows.shape[1:]), rows.dtype)
+        padded[: num_items + 1] = rows[: num_items + 1]
+        return padded
+
     return ItemContent(
-        text=None if content.text is None else content.text[rows],
-        attributes=None if content.attributes is None else content.attributes[rows],
+        text=prefix(content.text),
+        attributes=prefix(content.attributes),
         attribute_vocab_size=content.attribute_vocab_size,
     )

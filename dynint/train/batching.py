@@ -29,12 +29,24 @@ _TOKEN_ALIGNMENT = 64
 class TrainBatch(NamedTuple):
     """`inputs` `(B, L)` item ids (0 = padding); `token_index` `(T,)` flat positions `b * L + t`
     of the predicted positions with their `token_target` items, `token_weight` 1 for real
-    entries and 0 for the unused tail of the buffer."""
+    entries and 0 for the unused tail of the buffer. `catalogue_size` `(B,)`, when set, holds
+    the number `n` of items the loss ranges over (`1..n`, every row the same; an input, not a
+    shape, so a growing catalogue reuses the compiled step); None: the whole item table."""
 
     inputs: np.ndarray
     token_index: np.ndarray
     token_target: np.ndarray
     token_weight: np.ndarray
+    catalogue_size: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class BatchShapes:
+    """The static shapes of a batcher's batches, per length bucket: the token budget `T` and the
+    row count `B`. A batcher given the shapes of another compiles to the same train steps."""
+
+    token_budgets: tuple[int, ...]
+    rows: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -115,7 +127,9 @@ class SequenceBatcher:
     rows only, so capped long-sequence batches carry no empty rows. Row counts and budgets are
     multiples of `alignment` (the number of devices a batch is split over). With `loss_from`
     (next-item only), sequence `r`'s loss counts only its targets from position `loss_from[r]`
-    on (`targets_from`).
+    on (`targets_from`). `shapes` fixes the batch shapes instead of deriving them from these
+    sequences (any shapes hold every sequence: a budget is at least its bucket's length), and
+    `catalogue_size` is set on every batch (see `TrainBatch`).
     """
 
     def __init__(
@@ -129,12 +143,15 @@ class SequenceBatcher:
         max_tokens: int,
         alignment: int = 1,
         loss_from: np.ndarray | None = None,
+        shapes: BatchShapes | None = None,
+        catalogue_size: int | None = None,
     ):
         if buckets[-1] != max_length:
             raise ValueError(f"the last bucket must be max_length={max_length}; got buckets {buckets}")
         self.objective = objective
         self.buckets = buckets
         self.batch_size = batch_size
+        self.catalogue_size = catalogue_size
         if loss_from is None:
             self.windows = training_windows(sequences, objective, max_length)
             self._examples = None if isinstance(objective, ClozeObjective) else make_examples(self.windows, objective)
@@ -158,6 +175,23 @@ class SequenceBatcher:
             fewest = members.min() if len(members) else 1.0  # predictions of the bucket's shortest example
             self.token_budgets.append(budget)
             self.rows.append(min(batch_size, alignment * math.ceil(budget / fewest / alignment)))
+        if shapes is not None:
+            self._use_shapes(shapes, step)
+
+    def _use_shapes(self, shapes: BatchShapes, step: int) -> None:
+        if len(shapes.token_budgets) != len(self.buckets) or len(shapes.rows) != len(self.buckets):
+            raise ValueError(f"batch shapes {shapes} do not match the {len(self.buckets)} buckets {self.buckets}")
+        for length, budget, rows in zip(self.buckets, shapes.token_budgets, shapes.rows, strict=True):
+            if budget < length or budget % step or rows < 1:
+                raise ValueError(
+                    f"batch shapes {shapes}: bucket {length} needs a token budget of at least {length} in "
+                    f"multiples of {step} and at least one row"
+                )
+        self.token_budgets, self.rows = list(shapes.token_budgets), list(shapes.rows)
+
+    @property
+    def shapes(self) -> BatchShapes:
+        return BatchShapes(tuple(self.token_budgets), tuple(self.rows))
 
     @classmethod
     def for_training(
@@ -168,6 +202,8 @@ class SequenceBatcher:
         *,
         alignment: int = 1,
         loss_from: np.ndarray | None = None,
+        shapes: BatchShapes | None = None,
+        catalogue_size: int | None = None,
     ) -> SequenceBatcher:
         """The batcher `train`'s lengths, buckets, batch size and token budget describe."""
         return cls(
@@ -179,6 +215,8 @@ class SequenceBatcher:
             max_tokens=train.max_tokens_per_batch,
             alignment=alignment,
             loss_from=loss_from,
+            shapes=shapes,
+            catalogue_size=catalogue_size,
         )
 
     @property
@@ -232,4 +270,5 @@ class SequenceBatcher:
         token_index[:count] = (row_of * length + column)[predict]
         token_target[:count] = examples.targets[index][predict]
         token_weight[:count] = 1.0
-        return TrainBatch(inputs, token_index, token_target, token_weight)
+        catalogue = None if self.catalogue_size is None else np.full(len(inputs), self.catalogue_size, np.int32)
+        return TrainBatch(inputs, token_index, token_target, token_weight, catalogue)

@@ -45,6 +45,8 @@ class SequenceScorer:
 
     `precompute(users, histories)` encodes a whole evaluation set up front in full, length-sorted
     batches; `score` then reuses a row's representation when its user and query window match.
+    With `num_items`, only the table's rows `0..num_items` are items (the rest: reserved capacity
+    of a growing catalogue, never scored).
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class SequenceScorer:
         max_length: int,
         buckets: tuple[int, ...],
         rows_per_call: int = 512,
+        num_items: int | None = None,
     ):
         self.graphdef = graphdef
         self.params = params
@@ -64,12 +67,18 @@ class SequenceScorer:
         self.buckets = buckets
         self.rows_per_call = rows_per_call
         self.table = _output_table(graphdef, params)
+        if num_items is not None:
+            if not 0 < num_items < self.table.shape[0]:
+                raise ValueError(f"num_items={num_items}: the item table has rows for items 1..{self.table.shape[0] - 1}")
+            self.table = self.table[: num_items + 1]
         # `(d, V + 1)`: on CPU, products against this layout run faster than against `table.T`.
         self._table_by_column = jnp.asarray(np.ascontiguousarray(np.asarray(self.table).T))
         self._cache: tuple[np.ndarray, Ragged, np.ndarray] | None = None
 
     @classmethod
-    def for_training(cls, graphdef: Any, params: Any, objective: Objective, train: TrainConfig) -> SequenceScorer:
+    def for_training(
+        cls, graphdef: Any, params: Any, objective: Objective, train: TrainConfig, num_items: int | None = None
+    ) -> SequenceScorer:
         """The scorer of a model trained under `train` (its lengths, buckets and evaluation batch)."""
         return cls(
             graphdef,
@@ -78,6 +87,7 @@ class SequenceScorer:
             max_length=train.max_length,
             buckets=train.buckets,
             rows_per_call=train.eval_batch_size,
+            num_items=num_items,
         )
 
     def encode(self, histories: Ragged) -> np.ndarray:

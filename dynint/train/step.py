@@ -47,6 +47,7 @@ def sequence_loss_fn(graphdef: Any, model_config: Any, candidates: np.ndarray | 
             num_negatives=model_config.num_negatives,
             gbce_t=model_config.gbce_t,
             candidates=catalogue,
+            catalogue_size=None if batch.catalogue_size is None else jnp.max(batch.catalogue_size),
         )
 
     return loss

@@ -158,3 +158,33 @@ def test_sampled_negatives_come_only_from_the_candidates():
     gradient = np.asarray(jax.grad(loss_of)(table))
     touched = set(np.flatnonzero(np.abs(gradient).sum(axis=1) > 0).tolist())
     assert touched <= {2, 3, 5, 8, 9} and len(touched) == 5
+
+
+@pytest.mark.parametrize("name", ["ce", "bce", "sampled-softmax", "gbce"])
+def test_a_catalogue_prefix_trains_a_table_with_reserved_rows_as_the_table_of_the_prefix(name):
+    # Items 1..6 are the catalogue; rows 7..10 are reserved capacity the loss must not see.
+    rng = np.random.default_rng(2)
+    table = jnp.asarray(rng.normal(size=(11, 4)), dtype=jnp.float32)
+    hidden = jnp.asarray(rng.normal(size=(8, 4)), dtype=jnp.float32)
+    targets = jnp.array([1, 2, 3, 4, 5, 6, 2, 5])
+    weights = jnp.array([1.0] * 7 + [0.0])
+
+    def loss_of(t, catalogue_size=None):
+        return sequence_loss(
+            name, hidden, t, targets, weights, jax.random.key(3), num_negatives=3, catalogue_size=catalogue_size
+        )
+
+    prefix = jax.jit(jax.value_and_grad(loss_of))(table[:7])
+    reserved = jax.jit(jax.value_and_grad(loss_of))(table, jnp.int32(6))
+    np.testing.assert_allclose(float(reserved[0]), float(prefix[0]), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(reserved[1][:7]), np.asarray(prefix[1]), rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(np.asarray(reserved[1][7:]), 0.0)  # reserved rows get no gradient
+    # The size is an input: a larger catalogue reuses the compiled function and brings rows 7..8 in.
+    grown = jax.jit(jax.value_and_grad(loss_of))(table, jnp.int32(8))
+    assert np.abs(np.asarray(grown[1][7:9])).sum() > 0 and np.all(np.asarray(grown[1][9:]) == 0)
+
+
+def test_candidates_and_a_catalogue_prefix_together_are_refused():
+    with pytest.raises(ValueError, match="not both"):
+        sequence_loss("ce", HIDDEN, TABLE, TARGETS, WEIGHTS, jax.random.key(0), candidates=jnp.array([1, 3]),
+                      catalogue_size=jnp.int32(3))

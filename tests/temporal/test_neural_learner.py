@@ -84,3 +84,32 @@ def test_models_and_strategies_the_stream_cannot_grow_are_refused(tmp_path, stre
     learner = NeuralLearner(config, replace(config.temporal), stream, tmp_path, progress=False)
     with pytest.raises(ConfigError, match="cloze"):
         learner.update(stream, 1)
+
+
+def _item_tables(params):
+    return [np.asarray(leaf) for leaf in _leaves(params) if np.ndim(leaf) == 2 and np.shape(leaf)[1] == 16]
+
+
+@pytest.mark.parametrize("strategy", ["finetune", "retrain"])
+def test_reserved_rows_keep_shapes_fixed_and_stay_untrained(tmp_path, stream, strategy):
+    config = _config(strategy)
+    temporal = replace(config.temporal, item_capacity_step=64)
+    learner = NeuralLearner(config, temporal, stream, tmp_path, progress=False)
+    sizes = [stream.catalogue_size(w) for w in range(3)]
+    learner.update(stream, 1)
+    shapes, params = learner._shapes, learner._params
+    capacity = 64 * -(-sizes[1] // 64)
+    assert capacity > sizes[1]  # the test needs reserved rows
+    assert any(table.shape[0] == capacity + 1 for table in _item_tables(params))
+    _, fresh = learner._build(sizes[1], window=0)
+    for trained, initial in zip(_item_tables(params), _item_tables(fresh), strict=True):
+        # Rows of items not yet seen were never in a softmax: they are still their initial values.
+        np.testing.assert_array_equal(trained[sizes[1] + 1 :], initial[sizes[1] + 1 :])
+        assert not np.array_equal(trained[1 : sizes[0] + 1], initial[1 : sizes[0] + 1])
+    scores = learner.scorer().score(np.arange(3), stream.eval_set(1).histories.take(np.arange(3)), np.arange(1, 5))
+    assert scores.shape == (3, 4)
+    learner.update(stream, 2)
+    assert learner._shapes == shapes  # every fit of the stream batches in the first fit's shapes
+    if 64 * -(-sizes[2] // 64) == capacity:
+        assert [t.shape for t in _item_tables(learner._params)] == [t.shape for t in _item_tables(params)]
+    assert learner.scorer().table.shape[0] == sizes[2] + 1  # only the catalogue is ranked

@@ -126,3 +126,28 @@ def test_loss_from_is_refused_for_cloze_objectives_and_wrong_lengths():
         _batcher(sequences, CLOZE, loss_from=np.zeros(10, dtype=int))
     with pytest.raises(ValueError, match="one position per sequence"):
         _batcher(sequences, loss_from=np.zeros(9, dtype=int))
+
+
+def test_given_shapes_are_kept_and_every_position_is_still_predicted_once():
+    first = _batcher(_sequences(seed=0))
+    rng = np.random.default_rng(5)
+    later_sequences = Ragged.from_rows([rng.integers(1, 51, size=n) for n in rng.integers(2, 6, size=120)])
+    later = _batcher(later_sequences, shapes=first.shapes, catalogue_size=37)
+    assert later.shapes == first.shapes != _batcher(later_sequences).shapes
+    expected = []
+    for window in training_windows(later_sequences, NEXT, max_length=20):
+        expected += [(tuple(window[: t + 1]), int(window[t + 1])) for t in range(len(window) - 1)]
+    batches = later.epoch(seed=0, epoch=1)
+    assert _predicted_pairs(batches) == sorted(expected)
+    for batch in batches:
+        bucket = later.buckets.index(batch.inputs.shape[1])
+        assert batch.token_index.shape == (first.token_budgets[bucket],)
+        assert batch.inputs.shape[0] == first.rows[bucket]
+        np.testing.assert_array_equal(batch.catalogue_size, np.full(batch.inputs.shape[0], 37))
+    assert all(batch.catalogue_size is None for batch in first.epoch(seed=0, epoch=1))
+
+
+def test_shapes_that_cannot_hold_a_bucket_are_refused():
+    shapes = _batcher(_sequences()).shapes
+    with pytest.raises(ValueError, match="bucket 20 needs a token budget of at least 20"):
+        _batcher(_sequences(), shapes=type(shapes)(shapes.token_budgets[:2] + (0,), shapes.rows))

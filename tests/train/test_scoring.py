@@ -119,3 +119,25 @@ def test_fused_full_ranks_equal_the_generic_path_on_real_data_with_ties(shared_d
     np.testing.assert_array_equal(fused, generic)
     np.testing.assert_array_equal(fused, chunked)
     assert fused[tied].min() < fused[tied].max()  # ties broken by item id, not all ranked alike
+
+
+def test_a_scorer_limited_to_a_catalogue_prefix_ranks_as_the_table_of_that_prefix():
+    # Items past num_items are reserved rows of a growing table: never candidates, never ahead of a target.
+    prefix = NUM_ITEMS - 10
+    rng = np.random.default_rng(3)
+    histories = Ragged.from_rows([rng.integers(1, prefix + 1, size=n) for n in rng.integers(1, 12, size=30)])
+    rows = EvalSet(np.arange(30), rng.integers(1, prefix + 1, size=30), histories, np.zeros(30))
+    graphdef, params = tiny_model("sasrec")
+    limited = SequenceScorer(
+        graphdef, params, NextItemObjective(), max_length=MAX_LENGTH, buckets=BUCKETS, num_items=prefix
+    )
+    assert limited.table.shape[0] == prefix + 1
+    ranks = full_ranking_ranks(limited, rows, prefix, exclude_seen=False, progress=False)
+    full_scores = _scorer().score(rows.users, rows.histories, np.arange(1, prefix + 1))
+    target_scores = full_scores[np.arange(len(rows)), rows.targets - 1]
+    ahead = (full_scores > target_scores[:, None]) | (
+        (full_scores == target_scores[:, None]) & (np.arange(1, prefix + 1)[None, :] < rows.targets[:, None])
+    )
+    np.testing.assert_array_equal(ranks, ahead.sum(axis=1))
+    with pytest.raises(ValueError, match="num_items=0"):
+        SequenceScorer(graphdef, params, NextItemObjective(), max_length=MAX_LENGTH, buckets=BUCKETS, num_items=0)
