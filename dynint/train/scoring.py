@@ -69,7 +69,8 @@ class SequenceScorer:
         self.table = _output_table(graphdef, params)
         if num_items is not None:
             if not 0 < num_items < self.table.shape[0]:
-                raise ValueError(f"num_items={num_items}: the item table has rows for items 1..{self.table.shape[0] - 1}")
+                rows = self.table.shape[0] - 1
+                raise ValueError(f"num_items={num_items}: the item table has rows for items 1..{rows}")
             self.table = self.table[: num_items + 1]
         # `(d, V + 1)`: on CPU, products against this layout run faster than against `table.T`.
         self._table_by_column = jnp.asarray(np.ascontiguousarray(np.asarray(self.table).T))

@@ -186,5 +186,13 @@ def test_a_catalogue_prefix_trains_a_table_with_reserved_rows_as_the_table_of_th
 
 def test_candidates_and_a_catalogue_prefix_together_are_refused():
     with pytest.raises(ValueError, match="not both"):
-        sequence_loss("ce", HIDDEN, TABLE, TARGETS, WEIGHTS, jax.random.key(0), candidates=jnp.array([1, 3]),
-                      catalogue_size=jnp.int32(3))
+        sequence_loss(
+            "ce",
+            HIDDEN,
+            TABLE,
+            TARGETS,
+            WEIGHTS,
+            jax.random.key(0),
+            candidates=jnp.array([1, 3]),
+            catalogue_size=jnp.int32(3),
+        )
