@@ -50,7 +50,10 @@ class ItemRepresentationConfig:
     folder or a .gguf file) and `encoder_pooling` its pooling (None: the checkpoint's own).
     `init_projection` is text-init's projection; `adaptor_experts` and `adaptor_dropout` size
     the whitening adaptor of `text-adaptor` and `id+text`; `fusion` joins the id vector with the
-    content vector in `id+text` and `id+attributes`."""
+    content vector in `id+text` and `id+attributes`. `table_rows_multiple` pads the per-item
+    tables (ids, frozen content) with zero rows to a multiple of that many rows, so they split
+    evenly over a model-parallel mesh axis (runs set it from `train.model_parallelism`); the
+    padding rows are never looked up and never scored."""
 
     kind: ItemKind = "id"
     fusion: Literal["gated", "concat"] = "gated"
@@ -59,6 +62,7 @@ class ItemRepresentationConfig:
     init_projection: Literal["pca", "learned"] = "pca"
     adaptor_experts: int = 8
     adaptor_dropout: float = 0.1
+    table_rows_multiple: int = 1
 
     def __post_init__(self) -> None:
         if self.kind not in ITEM_KINDS:
@@ -73,6 +77,10 @@ class ItemRepresentationConfig:
             raise ConfigError(f"model.items.adaptor_dropout={self.adaptor_dropout!r}: expected a rate in [0, 1)")
         if not self.encoder:
             raise ConfigError("model.items.encoder: expected a pretrained text model name or path")
+        if self.table_rows_multiple < 1:
+            raise ConfigError(
+                f"model.items.table_rows_multiple={self.table_rows_multiple!r}: expected a positive count"
+            )
 
     @property
     def uses_text(self) -> bool:
@@ -205,17 +213,18 @@ class ItemRepresentation(nnx.Module):
         init = nnx.initializers.normal(stddev=init_std)
         pca = config.kind == "text-init" and config.init_projection == "pca"
         learned = config.kind == "text-init" and config.init_projection == "learned"
+        padding = -vocabulary % config.table_rows_multiple  # zero rows; drawn after the real ones, so no value changes
         if pca:
             self.embedding = nnx.Param(
-                _pca_table(init(rngs.params(), (vocabulary, hidden_size)), content.text, init_std)
+                _with_rows(_pca_table(init(rngs.params(), (vocabulary, hidden_size)), content.text, init_std), padding)
             )
         elif learned:  # a projection of the text plus a per-item offset that starts at zero
-            self.embedding = nnx.Param(jnp.zeros((vocabulary, hidden_size)))
+            self.embedding = nnx.Param(jnp.zeros((vocabulary + padding, hidden_size)))
         elif config.kind != "text-adaptor":
-            self.embedding = nnx.Param(init(rngs.params(), (vocabulary, hidden_size)))
+            self.embedding = nnx.Param(_with_rows(init(rngs.params(), (vocabulary, hidden_size)), padding))
         if config.uses_text and not pca:
             # Content rows for the extra tokens are zeros; those tokens get learned vectors instead.
-            self.frozen_text = FrozenContent(_with_rows(content.text.astype(np.float32), extra_tokens))
+            self.frozen_text = FrozenContent(_with_rows(content.text.astype(np.float32), extra_tokens + padding))
         self.projection = nnx.Linear(content.text.shape[1], hidden_size, rngs=rngs) if learned else None
         self.adaptor = (
             WhiteningAdaptor(
@@ -232,7 +241,9 @@ class ItemRepresentation(nnx.Module):
         with_extra = config.kind == "text-adaptor" and extra_tokens
         self.extra = nnx.Param(init(rngs.params(), (extra_tokens, hidden_size))) if with_extra else None
         if config.uses_attributes:
-            self.frozen_attributes = FrozenContent(_with_rows(content.attributes, extra_tokens).astype(np.float32))
+            self.frozen_attributes = FrozenContent(
+                _with_rows(content.attributes, extra_tokens + padding).astype(np.float32)
+            )
             self.attribute_embedding = nnx.Param(init(rngs.params(), (content.attribute_vocab_size, hidden_size)))
         self.fusion = (
             Fusion(config.fusion, hidden_size, rngs=rngs) if config.kind in ("id+text", "id+attributes") else None
@@ -289,6 +300,9 @@ def _pca_table(table: jax.Array, text: np.ndarray, init_std: float) -> jax.Array
     return table.at[1 : len(text), : projected.shape[1]].set(projected.astype(np.float32))
 
 
-def _with_rows(array: np.ndarray, count: int) -> np.ndarray:
+def _with_rows(array: np.ndarray | jax.Array, count: int) -> np.ndarray | jax.Array:
     """`array` with `count` zero rows appended."""
-    return np.concatenate([array, np.zeros((count, *array.shape[1:]), array.dtype)]) if count else array
+    if not count:
+        return array
+    xp = np if isinstance(array, np.ndarray) else jnp
+    return xp.concatenate([array, xp.zeros((count, *array.shape[1:]), array.dtype)])

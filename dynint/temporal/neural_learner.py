@@ -38,6 +38,7 @@ from dynint.models.item_representation import ItemContent
 from dynint.temporal.config import TemporalConfig
 from dynint.temporal.growth import grow_item_rows, item_capacity
 from dynint.temporal.windows import TemporalStream
+from dynint.train import sharding
 from dynint.train.batching import BatchShapes, SequenceBatcher
 from dynint.train.compilation import enable_compilation_cache
 from dynint.train.experiment import check_early_stopping_metric, data_parallel_mesh, run_key, run_signature
@@ -160,7 +161,7 @@ class NeuralLearner:
             key = jax.random.fold_in(key, window)
         capacity = item_capacity(num_items, self.temporal.item_capacity_step)
         model = self._entry.build(
-            self.config.model,
+            sharding.model_for_mesh(self.config.model, self.config.train.model_parallelism),
             capacity,
             self.config.train.max_length,
             rngs=nnx.Rngs(params=key),

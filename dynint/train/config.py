@@ -26,7 +26,10 @@ class TrainConfig:
     call when scoring. Checkpoints go to `checkpoint_dir` (default: the run folder's
     `checkpoints/`); `resume` continues from the latest one. `patience` only decides when to stop,
     so a run that stopped early can be resumed with a larger one (and is then the run that had it
-    from the start). `num_devices` (-1: all) splits each batch over that many devices.
+    from the start). `num_devices` (-1: all) splits each batch over that many devices;
+    `model_parallelism` of them at a time form the mesh's `model` axis, over which the item
+    tables (and their optimizer moments) are row-sharded (`dynint.train.sharding`), the batch
+    then split over the `num_devices / model_parallelism` groups.
 
     Faults. A step whose loss or gradient norm is not finite never changes the parameters;
     `on_nonfinite="stop"` then ends the run (`TrainingDiverged`, the last good checkpoint kept),
@@ -63,6 +66,7 @@ class TrainConfig:
     max_tokens_per_batch: int = 4096
     eval_batch_size: int = 512
     num_devices: int = 1
+    model_parallelism: int = 1
     checkpoint: bool = True
     checkpoint_dir: str | None = None
     resume: bool = False
@@ -106,6 +110,12 @@ class TrainConfig:
             raise ConfigError(f"train.bucket_lengths={list(self.bucket_lengths)!r}: expected increasing lengths")
         if self.num_devices < 1 and self.num_devices != -1:
             raise ConfigError(f"train.num_devices={self.num_devices!r}: expected a positive count, or -1 for all")
+        if self.model_parallelism < 1:
+            raise ConfigError(f"train.model_parallelism={self.model_parallelism!r}: expected a positive count")
+        if self.num_devices > 0 and self.num_devices % self.model_parallelism:
+            raise ConfigError(
+                f"train.model_parallelism={self.model_parallelism} must divide train.num_devices={self.num_devices}"
+            )
 
     @property
     def nonfinite_limit(self) -> int:

@@ -26,7 +26,7 @@ from dynint.models.dropout import DropoutKeys
 from dynint.train import sharding
 from dynint.train.compilation import enable_compilation_cache
 from dynint.train.ctr_batches import CTRBatcher, predict_logits
-from dynint.train.experiment import TrainedRun, run_key, train_then_test
+from dynint.train.experiment import TrainedRun, data_parallel_mesh, run_key, train_then_test
 from dynint.train.item_content import build_item_content
 from dynint.train.state import split_model
 from dynint.train.step import LossFn
@@ -96,7 +96,7 @@ def train_and_evaluate_ctr(
     ctr_data = build_ctr_run_data(config, data)
     entry = get_model_entry(config.model.name)
     model = entry.build(
-        config.model,
+        sharding.model_for_mesh(config.model, train.model_parallelism),
         ctr_data.num_items,
         train.max_length,
         ctr_data.feature_sizes,
@@ -104,9 +104,7 @@ def train_and_evaluate_ctr(
         content=build_item_content(config.model, data.interactions, progress=progress),
     )
     graphdef, params = split_model(model)
-    mesh = sharding.make_mesh(train.num_devices)
-    if train.batch_size % sharding.data_parallelism(mesh):
-        raise ConfigError(f"train.batch_size={train.batch_size} must be a multiple of the data-parallel devices")
+    mesh, _ = data_parallel_mesh(train)
 
     def evaluate(params: Any, stage: str) -> dict[str, float]:
         samples = ctr_data.stage(stage)

@@ -62,7 +62,11 @@ def train_and_evaluate(
     entry = get_model_entry(config.model.name)
     content = build_item_content(config.model, data.interactions, progress=progress)
     model = entry.build(
-        config.model, split.num_items, train.max_length, rngs=nnx.Rngs(params=run_key(config.seed, 0)), content=content
+        sharding.model_for_mesh(config.model, train.model_parallelism),
+        split.num_items,
+        train.max_length,
+        rngs=nnx.Rngs(params=run_key(config.seed, 0)),
+        content=content,
     )
     objective = model.objective
     graphdef, params = split_model(model)
@@ -259,7 +263,7 @@ def check_early_stopping_metric(config: ExperimentConfig) -> None:
 
 def data_parallel_mesh(train: TrainConfig) -> tuple[Mesh, int]:
     """The mesh of `train.num_devices` and its data-parallel size, which must divide the batch size."""
-    mesh = sharding.make_mesh(train.num_devices)
+    mesh = sharding.make_mesh(train.num_devices, train.model_parallelism)
     devices = sharding.data_parallelism(mesh)
     if train.batch_size % devices:
         raise ConfigError(

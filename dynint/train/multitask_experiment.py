@@ -29,7 +29,7 @@ from dynint.train import sharding
 from dynint.train.compilation import enable_compilation_cache
 from dynint.train.ctr_batches import CTRBatcher, predict_in_batches
 from dynint.train.ctr_experiment import build_ctr_run_data
-from dynint.train.experiment import TrainedRun, run_key, train_then_test
+from dynint.train.experiment import TrainedRun, data_parallel_mesh, run_key, train_then_test
 from dynint.train.item_content import build_item_content
 from dynint.train.optim import trainable_parameters
 from dynint.train.state import split_model
@@ -78,7 +78,7 @@ def train_and_evaluate_multitask(
     enable_compilation_cache()
     ctr_data = build_ctr_run_data(config, data, with_ratings=data.interactions.rating is not None)
     model = get_model_entry(model_config.name).build(
-        model_config,
+        sharding.model_for_mesh(model_config, train.model_parallelism),
         ctr_data.num_items,
         train.max_length,
         ctr_data.feature_sizes,
@@ -87,9 +87,7 @@ def train_and_evaluate_multitask(
     )
     graphdef, params = split_model(model)
     parameters = sum(int(leaf.size) for leaf in jax.tree.leaves(trainable_parameters(params)))
-    mesh = sharding.make_mesh(train.num_devices)
-    if train.batch_size % sharding.data_parallelism(mesh):
-        raise ConfigError(f"train.batch_size={train.batch_size} must be a multiple of the data-parallel devices")
+    mesh, _ = data_parallel_mesh(train)
     utilisation: dict[str, list[float]] = {}
 
     def evaluate(params: Any, stage: str) -> dict[str, float]:

@@ -1,14 +1,23 @@
 """Where arrays live: the device mesh and every partition rule, kept in this one module.
 
-The mesh has a `data` axis (batches are split over it) and a `model` axis (size 1 unless a
-rule row-shards a large table over it). Parameters and optimizer state are replicated unless a
-rule in `PARAMETER_RULES` says otherwise; the first rule whose pattern matches a parameter's
-path (`items/embedding`, `encoder/blocks/0/attention/qkv/kernel`, ...) wins.
+The mesh has a `data` axis (batches are split over it) and a `model` axis
+(`train.model_parallelism` devices). The per-item tables (`.../items/embedding` and the frozen
+item content beside it) are row-sharded over `model`: each device of a model group holds
+`1 / model_parallelism` of the catalogue's rows, and of their optimizer moments. Models pad
+those tables to a multiple of the axis size (`model.items.table_rows_multiple`, set by
+`model_for_mesh`). Everything else is replicated. The first rule of `PARAMETER_RULES` whose
+pattern matches a parameter's path (`embed/items/embedding`, `encoder/blocks/0/attention/qkv/
+kernel`, ...) wins.
+
+The computations over a sharded table are left to GSPMD (XLA's sharding propagation): the
+logits of a full softmax come out split by item over `model`, and their log-sum-exp is combined
+across it without gathering the table.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import jax
@@ -20,7 +29,10 @@ from dynint.errors import ConfigError
 DATA_AXIS = "data"
 MODEL_AXIS = "model"
 
-PARAMETER_RULES: tuple[tuple[str, PartitionSpec], ...] = ((r".*", PartitionSpec()),)
+PARAMETER_RULES: tuple[tuple[str, PartitionSpec], ...] = (
+    (r"(.*/)?items/(embedding|frozen_text|frozen_attributes)", PartitionSpec(MODEL_AXIS, None)),
+    (r".*", PartitionSpec()),
+)
 
 
 def make_mesh(num_devices: int = 1, model_parallelism: int = 1) -> Mesh:
@@ -37,6 +49,18 @@ def make_mesh(num_devices: int = 1, model_parallelism: int = 1) -> Mesh:
 
 def data_parallelism(mesh: Mesh) -> int:
     return mesh.shape[DATA_AXIS]
+
+
+def model_for_mesh(model_config: Any, model_parallelism: int) -> Any:
+    """`model_config` with its item tables padded to split evenly over `model_parallelism` devices."""
+    if model_parallelism == 1:
+        return model_config
+    if not hasattr(model_config, "items"):
+        raise ConfigError(
+            f"train.model_parallelism={model_parallelism}: model {model_config.name!r} has no item tables to shard"
+        )
+    items = replace(model_config.items, table_rows_multiple=model_parallelism)
+    return replace(model_config, items=items)
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:

@@ -36,14 +36,21 @@ _ONE_VERSUS_EIGHT_DEVICES = textwrap.dedent(
 )
 
 
-def test_eight_devices_give_the_losses_and_metrics_of_one(tmp_path):
+def _on_eight_devices(script: str, *args: str) -> subprocess.CompletedProcess:
+    """Runs `script` in a process with 8 fake CPU devices. They share this machine's cores, so a
+    collective may wait long for its peers' threads: XLA's 40 s limit is raised to 10 minutes."""
     flags = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
-    done = subprocess.run(
-        [sys.executable, "-c", _ONE_VERSUS_EIGHT_DEVICES, str(tmp_path)],
+    flags += " --xla_cpu_collective_timeout_seconds=600 --xla_cpu_collective_call_terminate_timeout_seconds=600"
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
         env={**os.environ, "XLA_FLAGS": flags, "PYTHONPATH": os.pathsep.join(sys.path)},
         capture_output=True,
         text=True,
     )
+
+
+def test_eight_devices_give_the_losses_and_metrics_of_one(tmp_path):
+    done = _on_eight_devices(_ONE_VERSUS_EIGHT_DEVICES, str(tmp_path))
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(done.stdout.strip().splitlines()[-1])
     one, eight = results["1"], results["8"]
@@ -52,13 +59,88 @@ def test_eight_devices_give_the_losses_and_metrics_of_one(tmp_path):
         assert eight["metrics"][stage] == pytest.approx(one["metrics"][stage], abs=1e-6)
 
 
-def test_batches_are_split_over_the_data_axis_and_parameters_replicated():
+def test_batches_are_split_over_the_data_axis_item_tables_over_the_model_axis_the_rest_replicated():
     mesh = sharding.make_mesh(1)
     assert mesh.axis_names == (sharding.DATA_AXIS, sharding.MODEL_AXIS)
     assert sharding.batch_sharding(mesh).spec == PartitionSpec(sharding.DATA_AXIS)
-    params = {"items": {"embedding": np.zeros((5, 2))}, "blocks": {0: {"kernel": np.zeros((2, 2))}}}
+    params = {
+        "embed": {"items": {"embedding": np.zeros((5, 2)), "frozen_text": np.zeros((5, 3))}},
+        "blocks": {0: {"kernel": np.zeros((2, 2))}},
+    }
     specs = jax.tree.map(lambda s: s.spec, sharding.parameter_shardings(mesh, params))
-    assert specs == {"items": {"embedding": PartitionSpec()}, "blocks": {0: {"kernel": PartitionSpec()}}}
+    rows = PartitionSpec(sharding.MODEL_AXIS, None)
+    assert specs == {
+        "embed": {"items": {"embedding": rows, "frozen_text": rows}},
+        "blocks": {0: {"kernel": PartitionSpec()}},
+    }
+
+
+_MODEL_PARALLEL = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    import jax
+    import numpy as np
+    from flax import nnx
+    from dynint.components import get_model_entry
+    from dynint.config import parse_config
+    from dynint.runner import run_experiment
+    from dynint.train import sharding
+    from dynint.train.state import split_model
+    from tests.train.conftest import tiny_config
+
+    assert jax.device_count() == 8, jax.devices()
+    out, data_dir = Path(sys.argv[1]), sys.argv[2]
+    din = {
+        "name": "din-small",
+        "data": {"name": "ml-100k", "data_dir": data_dir, "min_user_interactions": 400},
+        "model": {"name": "din", "embedding_size": 8, "mlp_sizes": [32, 16], "attention_sizes": [16]},
+        "train": {"batch_size": 128, "max_length": 10, "max_epochs": 1, "early_stopping_metric": "AUC"},
+    }
+    results = {}
+    for devices, model_parallelism in ((1, 1), (8, 1), (8, 4)):
+        mesh_settings = {"num_devices": devices, "model_parallelism": model_parallelism, "max_epochs": 1}
+        where = out / f"{devices}x{model_parallelism}"
+        configs = {
+            "sasrec": tiny_config(where, train=mesh_settings),
+            "din": parse_config({**din, "output_dir": str(where), "train": {**din["train"], **mesh_settings}}),
+        }
+        for name, config in configs.items():
+            run = run_experiment(config, progress=False)
+            log = [json.loads(line) for line in (run.run_dir / "metrics.jsonl").read_text().splitlines()]
+            losses = [e["train_loss"] for e in log if "train_loss" in e]
+            results[f"{name} {devices}x{model_parallelism}"] = {"losses": losses, "metrics": run.metrics}
+    # Bytes of the item table each device holds, 1 device against 8 with model parallelism 8.
+    for model_parallelism in (1, 8):
+        config = tiny_config(out, train={"num_devices": model_parallelism, "model_parallelism": model_parallelism})
+        model = get_model_entry("sasrec").build(
+            sharding.model_for_mesh(config.model, model_parallelism), 1000, 12, rngs=nnx.Rngs(params=0)
+        )
+        _, params = split_model(model)
+        mesh = sharding.make_mesh(model_parallelism, model_parallelism)
+        placed = jax.device_put(params, sharding.parameter_shardings(mesh, params))
+        table = placed["embed"]["items"]["embedding"]
+        results[f"table bytes {model_parallelism}"] = max(shard.data.nbytes for shard in table.addressable_shards)
+        results[f"table rows {model_parallelism}"] = int(table.shape[0])
+    print(json.dumps(results))
+    """
+)
+
+
+def test_model_parallel_item_tables_give_the_losses_and_metrics_of_one_device(tmp_path, shared_data):
+    done = _on_eight_devices(_MODEL_PARALLEL, str(tmp_path), str(shared_data))
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    for name in ("sasrec", "din"):
+        one = results[f"{name} 1x1"]
+        for mesh in ("8x1", "8x4"):  # data 8 x model 1, data 2 x model 4
+            other = results[f"{name} {mesh}"]
+            np.testing.assert_allclose(other["losses"], one["losses"], atol=1e-5, rtol=0, err_msg=f"{name} {mesh}")
+            for stage in ("valid", "test"):
+                assert other["metrics"][stage] == pytest.approx(one["metrics"][stage], abs=1e-5), (name, mesh)
+    assert results["table rows 1"] == 1001 and results["table rows 8"] == 1008  # padded to split evenly
+    assert results["table bytes 8"] * 8 == results["table rows 8"] * 16 * 4
+    assert results["table bytes 8"] <= results["table bytes 1"] / 8 + 16 * 4
 
 
 def test_optimizer_moments_follow_the_sharding_of_their_parameters(monkeypatch):
