@@ -24,7 +24,9 @@ class TemporalConfig:
       early stopping chose on window 0);
     - `finetune` (neural models): the previous window's parameters trained `finetune_epochs`
       passes over the new window's events, plus a `replay_fraction` share (of the new window's
-      sequences) of older users' sequences replayed in full;
+      sequences) of older users' sequences replayed in full; with `carry_optimizer_state`, the
+      optimizer continues from where the previous fit left it (Adam's moments and step count,
+      the new items' moments starting at zero) instead of starting afresh each window;
     - `incremental` (ItemKNN): its co-occurrence counts updated with the new events.
 
     Neural item tables are allocated in blocks of `item_capacity_step` rows (0: exactly the
@@ -39,6 +41,7 @@ class TemporalConfig:
     finetune_epochs: int = 1
     replay_fraction: float = 0.0
     item_capacity_step: int = 0
+    carry_optimizer_state: bool = False
 
     def __post_init__(self) -> None:
         if self.num_windows < 2:

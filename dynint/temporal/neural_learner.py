@@ -44,6 +44,7 @@ from dynint.train.compilation import enable_compilation_cache
 from dynint.train.experiment import check_early_stopping_metric, data_parallel_mesh, run_key, run_signature
 from dynint.train.item_content import build_item_content
 from dynint.train.loop import FitResult, fit
+from dynint.train.optim import make_optimizer
 from dynint.train.scoring import SequenceScorer
 from dynint.train.state import split_model
 from dynint.train.step import sequence_loss_fn
@@ -86,6 +87,7 @@ class NeuralLearner:
         self._objective: NextItemObjective | None = None
         self._scored_items = 0  # the catalogue of the last window scored
         self._shapes: BatchShapes | None = None  # of the stream's first batches, kept for every later fit
+        self._opt_state: Any = None  # the last fit's, continued by the next (`carry_optimizer_state`)
 
     def update(self, stream: TemporalStream, window: int) -> int:
         trained_items = stream.catalogue_size(window - 1)
@@ -99,13 +101,16 @@ class NeuralLearner:
             result = self._fit(window, graphdef, params, batcher, self.epochs, None)
             examples += _examples(result)
             params = result.best_params
+            self._opt_state = result.final_opt_state if self.temporal.carry_optimizer_state else None
         elif self.temporal.strategy == "finetune":
             graphdef, params = self._graphdef, self._params
             sequences, loss_from = self._new_and_replayed(stream, window)
             batcher = self._batcher(sequences, trained_items, loss_from)
-            result = self._fit(window, graphdef, params, batcher, self.temporal.finetune_epochs, None)
+            epochs = self.temporal.finetune_epochs
+            result = self._fit(window, graphdef, params, batcher, epochs, None, opt_state=self._opt_state)
             examples += _examples(result)
             params = result.best_params
+            self._opt_state = result.final_opt_state if self.temporal.carry_optimizer_state else None
         else:
             params = self._params
         self._scored_items = stream.catalogue_size(window)
@@ -176,7 +181,12 @@ class NeuralLearner:
         return split_model(model)
 
     def _grown(self, params: Any, num_items: int, window: int) -> tuple[Any, Any]:
+        """The model for items `1..num_items`; a carried optimizer state grows beside it (zero
+        moments for new rows)."""
         graphdef, fresh = self._build(num_items, window=window)
+        if self._opt_state is not None:
+            zeros = make_optimizer(self.config.train, 1).init(fresh)
+            self._opt_state = grow_item_rows(self._opt_state, zeros)
         return graphdef, grow_item_rows(params, fresh)
 
     def _batcher(self, sequences: Ragged, num_items: int, loss_from: np.ndarray | None = None) -> SequenceBatcher:
@@ -195,7 +205,14 @@ class NeuralLearner:
         return batcher
 
     def _fit(
-        self, window: int, graphdef: Any, params: Any, batches: SequenceBatcher, epochs: int, validate
+        self,
+        window: int,
+        graphdef: Any,
+        params: Any,
+        batches: SequenceBatcher,
+        epochs: int,
+        validate,
+        opt_state: Any = None,
     ) -> FitResult:
         folder = self.run_dir / f"window{window:02d}"
         train = replace(
@@ -216,6 +233,7 @@ class NeuralLearner:
             run_dir=folder,
             progress=self.progress,
             signature=signature,
+            opt_state=opt_state,
         )
 
 

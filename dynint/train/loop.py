@@ -94,10 +94,12 @@ class LoopProgress:
 
 @dataclass(frozen=True)
 class FitResult:
-    """The parameters of the best validation epoch and the loop's record."""
+    """The parameters of the best validation epoch, the loop's record, and the optimizer state
+    the last step left (on the host), for a fit that continues this one."""
 
     best_params: Any
     progress: LoopProgress
+    final_opt_state: Any = None
 
 
 class EpochBatches(Protocol):
@@ -128,6 +130,7 @@ def fit(
     progress: bool = True,
     signature: dict[str, Any] | None = None,
     on_epoch_end: Callable[[int], None] | None = None,
+    opt_state: Any = None,
 ) -> FitResult:
     """Train `params` on `loss` for up to `train.max_epochs` epochs of `batches` (data order from
     `seed`, step randomness from `key`, batches split over `mesh`), stopping after
@@ -137,12 +140,19 @@ def fit(
     epoch (a finished run is not trained further); `signature` (the settings that define the
     run) must then equal the one the checkpoint was saved with, but for the settings that only
     decide when to stop or what to do on a fault (see `_check_patience`). Raises
-    `TrainingDiverged` (see `train.on_nonfinite`) and, on SIGINT or SIGTERM, `Interrupted`."""
+    `TrainingDiverged` (see `train.on_nonfinite`) and, on SIGINT or SIGTERM, `Interrupted`.
+    `opt_state` continues an earlier fit's optimizer state (its moments and step count, for the
+    same optimizer settings) instead of a fresh one."""
     if train.resume and not train.checkpoint:
         raise ConfigError("train.resume=true needs train.checkpoint=true")
     steps_per_epoch = batches.num_batches(seed, 1)
     optimizer = make_optimizer(train, steps_per_epoch * train.max_epochs)
     state = init_state(params, optimizer, key)
+    if opt_state is not None:
+        fresh = jax.tree.map(np.shape, state.opt_state)
+        if jax.tree.map(np.shape, opt_state) != fresh:
+            raise ValueError("the optimizer state to continue does not fit these parameters and optimizer settings")
+        state = state.replace(opt_state=opt_state)
     shardings = sharding.state_shardings(mesh, state)
     state = jax.device_put(state, shardings)
     step = make_train_step(loss, optimizer, mesh, shardings, nonfinite_limit=train.nonfinite_limit)
@@ -166,7 +176,7 @@ def fit(
             checkpoints.close()
     if trainer.best_params is None:
         raise RuntimeError("training ran no epoch, so there is no best checkpoint to evaluate")
-    return FitResult(trainer.best_params, trainer.loop)
+    return FitResult(trainer.best_params, trainer.loop, jax.tree.map(np.array, trainer.state.opt_state))
 
 
 def stopping_epoch(values: list[float], patience: int) -> int | None:

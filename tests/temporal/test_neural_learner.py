@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+import jax
 import numpy as np
 import pytest
 
@@ -71,8 +72,6 @@ def test_each_strategy_grows_the_table_and_trains_as_it_says(tmp_path, stream, s
 
 
 def _leaves(params):
-    import jax
-
     return jax.tree.leaves(params)
 
 
@@ -113,3 +112,35 @@ def test_reserved_rows_keep_shapes_fixed_and_stay_untrained(tmp_path, stream, st
     if 64 * -(-sizes[2] // 64) == capacity:
         assert [t.shape for t in _item_tables(learner._params)] == [t.shape for t in _item_tables(params)]
     assert learner.scorer().table.shape[0] == sizes[2] + 1  # only the catalogue is ranked
+
+
+def _adam_count(opt_state):
+    counts = [
+        int(leaf)
+        for leaf in _leaves(opt_state)
+        if np.ndim(leaf) == 0 and np.issubdtype(np.asarray(leaf).dtype, np.integer)
+    ]
+    return max(counts)
+
+
+def test_a_carried_optimizer_state_continues_across_windows_and_grows_with_the_table(tmp_path, stream):
+    config = _config("finetune")
+    counts = {}
+    for carry in (False, True):
+        temporal = replace(config.temporal, carry_optimizer_state=carry, item_capacity_step=64)
+        learner = NeuralLearner(config, temporal, stream, tmp_path / str(carry), progress=False)
+        learner.update(stream, 1)
+        first = None if learner._opt_state is None else _adam_count(learner._opt_state)
+        learner.update(stream, 2)
+        counts[carry] = (first, None if learner._opt_state is None else _adam_count(learner._opt_state))
+        if carry:
+            table_rows = learner._params["embed"]["items"]["embedding"].shape
+            moments = [
+                np.shape(leaf)
+                for path, leaf in jax.tree_util.tree_flatten_with_path(learner._opt_state)[0]
+                if "items" in jax.tree_util.keystr(path) and "embedding" in jax.tree_util.keystr(path)
+            ]
+            assert moments == [table_rows, table_rows]  # Adam's mu and nu, grown with the table
+    assert counts[False] == (None, None)  # nothing carried: every fine-tune starts afresh
+    first, second = counts[True]
+    assert 0 < first < second  # the fine-tune's steps counted on from the first fit's
