@@ -97,12 +97,8 @@ class CheckpointSlot:
                     )
                     continue
                 break
-            abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
             try:
-                restored = self._manager.restore(
-                    candidate,
-                    args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), progress=ocp.args.JsonRestore()),
-                )
+                restored = self._restore(candidate, like)
             except Exception as error:  # orbax raises its own types for a save it cannot read into `like`
                 raise CheckpointError(f"checkpoint {folder} cannot be restored into this run: {error}") from error
             return restored["state"], restored["progress"], candidate
@@ -112,6 +108,25 @@ class CheckpointSlot:
 
     def close(self) -> None:
         self._manager.close()
+
+    def _restore(self, step: int, like: Any) -> Any:
+        """The save of `step` read into `like`'s shapes and shardings (orbax reshards it onto
+        `like`'s mesh). A save from another mesh may hold its item tables with other padding
+        rows (`model.items.table_rows_multiple`); only then do shapes differ, and the zero
+        padding rows are added or dropped. (The loop then checks that the run's settings, and
+        so its real item count, are the saved run's.)"""
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+
+        def read(strict: bool) -> Any:
+            state = ocp.args.StandardRestore(abstract, strict=strict)
+            return self._manager.restore(step, args=ocp.args.Composite(state=state, progress=ocp.args.JsonRestore()))
+
+        try:
+            return read(strict=True)
+        except ValueError as error:
+            if "not compatible with the stored shape" not in str(error):
+                raise
+            return read(strict=False)
 
     def _set_aside(self, step: int) -> Path:
         """Move the save of `step` out of orbax's sight, keeping it for inspection."""

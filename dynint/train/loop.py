@@ -47,7 +47,15 @@ METRICS_LOG = "metrics.jsonl"
 # Settings that decide only what happens on a fault or when to stop, so a run may be resumed with
 # other values (patience is checked on its own: `_check_patience`).
 _NOT_RUN_IDENTITY = {
-    "train": ("patience", "on_nonfinite", "max_consecutive_nonfinite", "checkpoint_every_steps"),
+    # Also the device topology: a checkpoint restores onto another mesh (orbax reshards it).
+    "train": (
+        "patience",
+        "on_nonfinite",
+        "max_consecutive_nonfinite",
+        "checkpoint_every_steps",
+        "num_devices",
+        "model_parallelism",
+    ),
     "data": ("skip_malformed_lines",),
 }
 

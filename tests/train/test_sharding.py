@@ -161,3 +161,60 @@ def test_optimizer_moments_follow_the_sharding_of_their_parameters(monkeypatch):
 def test_asking_for_more_devices_than_exist_fails_clearly():
     with pytest.raises(ConfigError, match="num_devices"):
         sharding.make_mesh(jax.device_count() + 1)
+
+
+_RESHARDED_RESUME = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    from dynint.data.prepared import prepare_data
+    from dynint.runner import run_directory
+    from dynint.train.experiment import train_and_evaluate
+    from tests.train.conftest import tiny_config
+
+    out = Path(sys.argv[1])
+
+    def stop_after_first_epoch(epoch):
+        raise KeyboardInterrupt
+
+    def run(folder, devices, model_parallelism, resume=False, interrupt=None):
+        mesh = {"num_devices": devices, "model_parallelism": model_parallelism, "max_epochs": 2, "resume": resume}
+        config = tiny_config(out / folder, train=mesh)
+        run_dir = run_directory(config)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        trained = train_and_evaluate(config, prepare_data(config), run_dir, progress=False, on_epoch_end=interrupt)
+        return {"log": _log(run_dir), "metrics": trained.metrics}
+
+    def _log(run_dir):
+        return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+    results = {"reference": run("reference", 1, 1)}
+    for name, (devices, model_parallelism) in {"1x1": (1, 1), "8x4": (8, 4)}.items():
+        try:
+            run(name, 8, 1, interrupt=stop_after_first_epoch)  # saved on data 8 x model 1
+        except KeyboardInterrupt:
+            pass
+        first_epoch = _log(out / name / "tiny" / "synthetic" / "seed0")
+        results[name] = {**run(name, devices, model_parallelism, resume=True), "first_epoch": first_epoch}
+    print(json.dumps(results))
+    """
+)
+
+
+def test_a_checkpoint_saved_on_eight_devices_resumes_on_one_and_on_another_mesh(tmp_path):
+    done = _on_eight_devices(_RESHARDED_RESUME, str(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+
+    def losses(log):
+        return [entry["train_loss"] for entry in log if "train_loss" in entry]
+
+    reference = results["reference"]
+    assert len(losses(reference["log"])) == 2
+    for mesh in ("1x1", "8x4"):
+        resumed = results[mesh]
+        assert len(losses(resumed["first_epoch"])) == 1
+        assert resumed["log"][: len(resumed["first_epoch"])] == resumed["first_epoch"]  # epoch 1 restored, not rerun
+        np.testing.assert_allclose(losses(resumed["log"]), losses(reference["log"]), atol=1e-5, rtol=0, err_msg=mesh)
+        for stage in ("valid", "test"):
+            assert results[mesh]["metrics"][stage] == pytest.approx(reference["metrics"][stage], abs=1e-5), mesh
