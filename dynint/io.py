@@ -2,7 +2,8 @@
 
 A reader therefore sees the previous file or the new one, never a truncated one. A write that
 fails (unwritable folder, full disk) raises `OutputError` naming the path and leaves the target as
-it was.
+it was. In a multi-process run only the primary process writes (`dynint.distributed` tells this
+module which one it is); the others' writes do nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from dynint.errors import OutputError
+
+_WRITES_FILES = True
+
+
+def set_writes_files(writes: bool) -> None:
+    """Whether this process writes run files (false for the secondary processes of a multi-process run)."""
+    global _WRITES_FILES
+    _WRITES_FILES = writes
+
+
+def writes_files() -> bool:
+    return _WRITES_FILES
 
 
 def make_dirs(path: str | Path) -> Path:
@@ -30,6 +43,8 @@ def make_dirs(path: str | Path) -> Path:
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
     path = Path(path)
+    if not _WRITES_FILES:
+        return path
     make_dirs(path.parent)
     try:
         handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -57,6 +72,8 @@ def append_jsonl(path: str | Path, record: dict[str, Any]) -> None:
     """Append one JSON line; a line is written whole by a single `write` call, and a failed write
     is cut off again, so the file never ends in a partial line."""
     path = Path(path)
+    if not _WRITES_FILES:
+        return
     make_dirs(path.parent)
     data = (json.dumps(record) + "\n").encode()
     try:

@@ -28,7 +28,7 @@ from dynint.errors import ConfigError, TrainingDiverged
 from dynint.eval.ctr_protocol import ctr_metrics, fit_logistic_calibration
 from dynint.eval.protocols import RankingProtocol
 from dynint.eval.ranking import evaluate_ranking
-from dynint.io import append_jsonl, write_json_atomic, write_text_atomic
+from dynint.io import append_jsonl, write_json_atomic, write_text_atomic, writes_files
 from dynint.provenance import provenance
 from dynint.run_lock import RunLock
 
@@ -66,6 +66,10 @@ def run_experiment(
     started = time.perf_counter()
     if data_dir is not None:
         config = replace(config, data=replace(config.data, data_dir=str(data_dir)))
+    if config.distributed.resolved().enabled:
+        from dynint.distributed.runtime import initialize  # JAX's distributed runtime: only for multi-process runs
+
+        initialize(config.distributed)
     data = data or prepare_data(config, data_dir)
     entry = get_model_entry(config.model.name)
     if config.eval.kind == "ctr" and entry.kind != "baseline":
@@ -173,6 +177,9 @@ class _RunFolder:
         self.found: dict[str, str] = {}
 
     def __enter__(self) -> _RunFolder:
+        if not writes_files():  # a secondary process of a multi-process run: the primary holds the folder
+            self.locks = []
+            return self
         self.existed = self.run_dir.is_dir()
         with ExitStack() as held:
             for lock in self.locks:
@@ -186,7 +193,7 @@ class _RunFolder:
 
     def __exit__(self, kind: type | None, error: BaseException | None, traceback: Any) -> None:
         try:
-            if error is not None and not self._exists(METRICS):
+            if error is not None and writes_files() and not self._exists(METRICS):
                 self._put_back()
         finally:
             for lock in reversed(self.locks):

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from dynint.config.typed import POLYMORPHIC
 from dynint.data.synthetic import SyntheticConfig
+from dynint.distributed.config import DistributedConfig
 from dynint.errors import ConfigError
 from dynint.eval.ctr_protocol import CTRProtocol
 from dynint.eval.protocols import RankingProtocol
@@ -76,7 +77,8 @@ class ExperimentConfig:
     """One run: data, split, evaluation protocol and model; `seed` drives all model randomness.
     Next-item models are evaluated under `eval`, CTR models (DIN, DIEN, ...) under `ctr`. With a
     `temporal` section the run follows the streaming protocol instead of `split` (see
-    `dynint.temporal`): the model is updated window by window and each window is ranked in full."""
+    `dynint.temporal`): the model is updated window by window and each window is ranked in full.
+    `distributed` joins the processes of a multi-host run (see `dynint.distributed`)."""
 
     name: str = "experiment"
     seed: int = 0
@@ -87,4 +89,5 @@ class ExperimentConfig:
     model: Any = field(default_factory=_default_model, metadata={POLYMORPHIC: _model_config_class})
     train: TrainConfig = field(default_factory=TrainConfig)
     temporal: TemporalConfig | None = None
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
     output_dir: str = "runs"

@@ -31,6 +31,7 @@ from flax import nnx
 from dynint.components import get_model_entry
 from dynint.config.schema import ExperimentConfig
 from dynint.data.ragged import Ragged
+from dynint.distributed.runtime import host_copy
 from dynint.errors import ConfigError
 from dynint.eval.ranking import evaluate_ranking
 from dynint.models.base import NextItemObjective
@@ -134,7 +135,7 @@ class NeuralLearner:
         train = self.config.train
 
         def validate(params: Any) -> dict[str, float]:
-            scorer = self._scorer(graphdef, jax.device_get(params), num_items)
+            scorer = self._scorer(graphdef, host_copy(params), num_items)
             return evaluate_ranking(scorer, valid, num_items, self.config.eval, progress=False)
 
         batcher = self._batcher(train_sequences, num_items)

@@ -29,7 +29,9 @@ class TrainConfig:
     from the start). `num_devices` (-1: all) splits each batch over that many devices;
     `model_parallelism` of them at a time form the mesh's `model` axis, over which the item
     tables (and their optimizer moments) are row-sharded (`dynint.train.sharding`), the batch
-    then split over the `num_devices / model_parallelism` groups.
+    then split over the `num_devices / model_parallelism` groups. `dtype: bfloat16` computes the
+    forward and backward passes in bfloat16, keeping float32 parameters, optimizer state and loss
+    (`dynint.train.precision`).
 
     Faults. A step whose loss or gradient norm is not finite never changes the parameters;
     `on_nonfinite="stop"` then ends the run (`TrainingDiverged`, the last good checkpoint kept),
@@ -67,6 +69,7 @@ class TrainConfig:
     eval_batch_size: int = 512
     num_devices: int = 1
     model_parallelism: int = 1
+    dtype: Literal["float32", "bfloat16"] = "float32"
     checkpoint: bool = True
     checkpoint_dir: str | None = None
     resume: bool = False
@@ -110,6 +113,8 @@ class TrainConfig:
             raise ConfigError(f"train.bucket_lengths={list(self.bucket_lengths)!r}: expected increasing lengths")
         if self.num_devices < 1 and self.num_devices != -1:
             raise ConfigError(f"train.num_devices={self.num_devices!r}: expected a positive count, or -1 for all")
+        if self.dtype not in ("float32", "bfloat16"):
+            raise ConfigError(f"train.dtype={self.dtype!r}: expected 'float32' or 'bfloat16'")
         if self.model_parallelism < 1:
             raise ConfigError(f"train.model_parallelism={self.model_parallelism!r}: expected a positive count")
         if self.num_devices > 0 and self.num_devices % self.model_parallelism:

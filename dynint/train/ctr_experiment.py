@@ -19,6 +19,7 @@ from dynint.config.schema import ExperimentConfig
 from dynint.data.ctr_samples import CTRBatch, CTRData, build_ctr_data
 from dynint.data.interactions import ItemFeatures
 from dynint.data.prepared import PreparedData
+from dynint.distributed.runtime import host_copy
 from dynint.errors import ConfigError
 from dynint.eval.ctr_protocol import HIGHER_IS_BETTER, ctr_metrics
 from dynint.models.auxiliary import training_forward
@@ -38,6 +39,7 @@ def ctr_loss_fn(graphdef: Any) -> LossFn:
 
     def loss(params: Any, batch: CTRBatch, key: jax.Array) -> jax.Array:
         (logits, auxiliary), sown = training_forward(nnx.merge(graphdef, params), batch, DropoutKeys(key))
+        logits = logits.astype(jnp.float32)  # the loss in float32 under mixed precision too
         labels = batch.labels.astype(logits.dtype)
         return jnp.mean(optax.sigmoid_binary_cross_entropy(logits, labels)) + auxiliary + sown
 
@@ -108,7 +110,7 @@ def train_and_evaluate_ctr(
 
     def evaluate(params: Any, stage: str) -> dict[str, float]:
         samples = ctr_data.stage(stage)
-        logits = predict_logits(graphdef, jax.device_get(params), ctr_data, stage, config.ctr.batch_size, train.buckets)
+        logits = predict_logits(graphdef, host_copy(params), ctr_data, stage, config.ctr.batch_size, train.buckets)
         return ctr_metrics(samples.users, samples.labels, logits)
 
     samples = {stage: len(ctr_data.stage(stage)) for stage in ("train", "valid", "test")}

@@ -20,6 +20,7 @@ from dynint.config.loader import config_to_dict
 from dynint.config.schema import ExperimentConfig
 from dynint.data.prepared import PreparedData
 from dynint.data.splits import Split, Stage
+from dynint.distributed.runtime import host_copy, is_primary
 from dynint.errors import ConfigError
 from dynint.eval.ranking import evaluate_ranking
 from dynint.eval.ranking_metrics import metric_names
@@ -73,7 +74,7 @@ def train_and_evaluate(
 
     def evaluate(params: Any, stage: Stage) -> dict[str, float]:
         eval_set = split.eval_set(stage)
-        scorer = SequenceScorer.for_training(graphdef, jax.device_get(params), objective, train)
+        scorer = SequenceScorer.for_training(graphdef, host_copy(params), objective, train)
         scorer.precompute(eval_set.users, eval_set.histories)
         return evaluate_ranking(
             scorer,
@@ -184,7 +185,7 @@ def _refit(
     train = config.train
     refit_root = train.checkpoint_directory(run_dir) / "refit"
     checkpoint_dir = refit_root / f"{epochs}-epochs"
-    for stale in refit_root.iterdir() if refit_root.is_dir() else ():
+    for stale in refit_root.iterdir() if refit_root.is_dir() and is_primary() else ():
         if stale != checkpoint_dir:
             shutil.rmtree(stale)
     refit_train = replace(train, max_epochs=epochs, checkpoint_dir=str(checkpoint_dir))
@@ -226,6 +227,7 @@ def run_signature(config: ExperimentConfig) -> dict[str, Any]:
     settings["train"] = {k: v for k, v in settings["train"].items() if k not in ("resume", "checkpoint_dir")}
     settings["data"] = {k: v for k, v in settings["data"].items() if k not in ("data_dir", "download")}
     settings.pop("output_dir")
+    settings.pop("distributed", None)  # how processes find each other, as the device topology: not the run
     _drop_default_items(settings["model"])
     return settings
 

@@ -33,12 +33,14 @@ import numpy as np
 from jax.sharding import Mesh
 from tqdm.auto import tqdm
 
+from dynint.distributed.runtime import barrier, global_batch, host_copy, is_primary
 from dynint.errors import ConfigError, Interrupted, TrainingDiverged
 from dynint.io import append_jsonl, write_text_atomic
 from dynint.train import sharding
 from dynint.train.checkpoint import Checkpoints
 from dynint.train.config import TrainConfig
 from dynint.train.optim import make_optimizer
+from dynint.train.precision import with_compute_dtype
 from dynint.train.state import StepGuard, TrainState, init_guard, init_state, nonfinite_quantity
 from dynint.train.step import LossFn, make_train_step
 
@@ -163,11 +165,16 @@ def fit(
         state = state.replace(opt_state=opt_state)
     shardings = sharding.state_shardings(mesh, state)
     state = jax.device_put(state, shardings)
+    loss = with_compute_dtype(loss, train.dtype)
     step = make_train_step(loss, optimizer, mesh, shardings, nonfinite_limit=train.nonfinite_limit)
+    if jax.process_count() > 1:  # each process hands its devices their share of the batch
+        step = _with_global_batches(step, sharding.batch_sharding(mesh))
 
     checkpoint_dir = train.checkpoint_directory(run_dir)
     if train.checkpoint and not train.resume:
-        shutil.rmtree(checkpoint_dir, ignore_errors=True)  # a fresh run replaces an earlier run's checkpoints
+        if is_primary():
+            shutil.rmtree(checkpoint_dir, ignore_errors=True)  # a fresh run replaces an earlier run's checkpoints
+        barrier("fresh checkpoints")
     checkpoints = Checkpoints(checkpoint_dir) if train.checkpoint else None
     trainer = _Trainer(train, seed, step, batches, checkpoints, state, LoopProgress(signature=signature or {}))
     try:
@@ -184,7 +191,16 @@ def fit(
             checkpoints.close()
     if trainer.best_params is None:
         raise RuntimeError("training ran no epoch, so there is no best checkpoint to evaluate")
-    return FitResult(trainer.best_params, trainer.loop, jax.tree.map(np.array, trainer.state.opt_state))
+    return FitResult(trainer.best_params, trainer.loop, host_copy(trainer.state.opt_state))
+
+
+def _with_global_batches(step: Callable[..., Any], placement: Any) -> Callable[..., Any]:
+    """`step` fed arrays laid out over every process's devices from the host batch each process holds."""
+
+    def placed_step(state: Any, guard: Any, batch: Any) -> Any:
+        return step(state, guard, global_batch(batch, placement))
+
+    return placed_step
 
 
 def stopping_epoch(values: list[float], patience: int) -> int | None:
@@ -335,7 +351,7 @@ class _Trainer:
             # Without validation every epoch counts as the best so far, so the last one is kept.
             value = metrics[train.early_stopping_metric] if validate is not None else float(epoch)
             if loop.record(epoch, value, entry):
-                self.best_params = jax.tree.map(np.array, self.state.params)  # a host copy: the state is donated
+                self.best_params = host_copy(self.state.params)  # a host copy: the state is donated
                 loop.best_step = entry["step"]
                 if self.checkpoints is not None:
                     self.checkpoints.best.save(entry["step"], self.state, loop.to_json())

@@ -19,6 +19,7 @@ from dynint.components import get_model_entry
 from dynint.config.schema import ExperimentConfig
 from dynint.data.ctr_samples import CTRBatch
 from dynint.data.prepared import PreparedData
+from dynint.distributed.runtime import host_copy
 from dynint.errors import ConfigError
 from dynint.eval.multitask_metrics import expert_utilisation, multitask_metric_names, multitask_metrics
 from dynint.models.auxiliary import training_forward
@@ -92,7 +93,7 @@ def train_and_evaluate_multitask(
 
     def evaluate(params: Any, stage: str) -> dict[str, float]:
         samples = ctr_data.stage(stage)
-        predict = partial(_predict, graphdef, jax.device_get(params))
+        predict = partial(_predict, graphdef, host_copy(params))
         outputs, gates = predict_in_batches(predict, ctr_data, stage, config.ctr.batch_size, train.buckets)
         if stage == "test":  # the test set is evaluated once, with the tested parameters
             utilisation.update(expert_utilisation(gates))

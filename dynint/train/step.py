@@ -36,11 +36,11 @@ def sequence_loss_fn(graphdef: Any, model_config: Any, candidates: np.ndarray | 
         dropout_key, negative_key = jax.random.split(key)
         model = nnx.merge(graphdef, params)
         hidden, auxiliary = training_forward(model, batch.inputs, DropoutKeys(dropout_key))
-        tokens = hidden.reshape(-1, hidden.shape[-1])[batch.token_index]
+        tokens = hidden.reshape(-1, hidden.shape[-1])[batch.token_index].astype(jnp.float32)
         return auxiliary + sequence_loss(
             model_config.loss,
             tokens,
-            model.output_table(),
+            model.output_table().astype(jnp.float32),  # the loss in float32 under mixed precision too
             batch.token_target,
             batch.token_weight,
             negative_key,

@@ -32,11 +32,12 @@ def task_losses(
     mask = engaged(labels)
     count = jnp.maximum(jnp.sum(mask), 1)
     losses = {}
-    for task, output in outputs.outputs.items():
+    scores = {task: output.astype(jnp.float32) for task, output in outputs.outputs.items()}  # float32 losses
+    for task, output in scores.items():
         if task == "engagement":
             losses[task] = jnp.mean(optax.sigmoid_binary_cross_entropy(output, labels))
         elif task == "like" and entire_space:
-            log_ctcvr = jax.nn.log_sigmoid(outputs.outputs["engagement"]) + jax.nn.log_sigmoid(output)
+            log_ctcvr = jax.nn.log_sigmoid(scores["engagement"]) + jax.nn.log_sigmoid(output)
             losses[task] = jnp.mean(log_loss(log_ctcvr, ctcvr_labels(labels, batch.ratings, like_threshold)))
         elif task == "like":
             per_sample = optax.sigmoid_binary_cross_entropy(output, like_labels(labels, batch.ratings, like_threshold))
