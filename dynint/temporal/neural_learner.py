@@ -46,6 +46,7 @@ from dynint.train.experiment import check_early_stopping_metric, data_parallel_m
 from dynint.train.item_content import build_item_content
 from dynint.train.loop import FitResult, fit
 from dynint.train.optim import make_optimizer
+from dynint.train.precision import set_compute_dtype
 from dynint.train.scoring import SequenceScorer
 from dynint.train.state import split_model
 from dynint.train.step import sequence_loss_fn
@@ -179,7 +180,7 @@ class NeuralLearner:
                 "model's mask token sits after the last item"
             )
         self._objective = model.objective
-        return split_model(model)
+        return split_model(set_compute_dtype(model, self.config.train.dtype))
 
     def _grown(self, params: Any, num_items: int, window: int) -> tuple[Any, Any]:
         """The model for items `1..num_items`; a carried optimizer state grows beside it (zero

@@ -29,6 +29,7 @@ from dynint.train.compilation import enable_compilation_cache
 from dynint.train.ctr_batches import CTRBatcher, predict_logits
 from dynint.train.experiment import TrainedRun, data_parallel_mesh, run_key, train_then_test
 from dynint.train.item_content import build_item_content
+from dynint.train.precision import set_compute_dtype
 from dynint.train.state import split_model
 from dynint.train.step import LossFn
 
@@ -105,7 +106,7 @@ def train_and_evaluate_ctr(
         rngs=nnx.Rngs(params=run_key(config.seed, 0)),
         content=build_item_content(config.model, data.interactions, progress=progress),
     )
-    graphdef, params = split_model(model)
+    graphdef, params = split_model(set_compute_dtype(model, train.dtype))
     mesh, _ = data_parallel_mesh(train)
 
     def evaluate(params: Any, stage: str) -> dict[str, float]:

@@ -32,6 +32,7 @@ from dynint.train.compilation import enable_compilation_cache
 from dynint.train.config import TrainConfig
 from dynint.train.item_content import build_item_content
 from dynint.train.loop import METRICS_LOG, EpochBatches, LoopProgress, fit
+from dynint.train.precision import set_compute_dtype
 from dynint.train.scoring import SequenceScorer
 from dynint.train.state import split_model
 from dynint.train.step import LossFn, sequence_loss_fn
@@ -70,7 +71,7 @@ def train_and_evaluate(
         content=content,
     )
     objective = model.objective
-    graphdef, params = split_model(model)
+    graphdef, params = split_model(set_compute_dtype(model, train.dtype))
 
     def evaluate(params: Any, stage: Stage) -> dict[str, float]:
         eval_set = split.eval_set(stage)

@@ -33,6 +33,7 @@ from dynint.train.ctr_experiment import build_ctr_run_data
 from dynint.train.experiment import TrainedRun, data_parallel_mesh, run_key, train_then_test
 from dynint.train.item_content import build_item_content
 from dynint.train.optim import trainable_parameters
+from dynint.train.precision import set_compute_dtype
 from dynint.train.state import split_model
 from dynint.train.step import LossFn
 
@@ -86,7 +87,7 @@ def train_and_evaluate_multitask(
         rngs=nnx.Rngs(params=run_key(config.seed, 0)),
         content=build_item_content(model_config, data.interactions, progress=progress),
     )
-    graphdef, params = split_model(model)
+    graphdef, params = split_model(set_compute_dtype(model, train.dtype))
     parameters = sum(int(leaf.size) for leaf in jax.tree.leaves(trainable_parameters(params)))
     mesh, _ = data_parallel_mesh(train)
     utilisation: dict[str, list[float]] = {}
