@@ -74,6 +74,17 @@ def global_batch(batch: Any, sharding: Any) -> Any:
     return jax.tree.map(place, batch)
 
 
+def same_on_every_process(metrics: dict[str, float]) -> dict[str, float]:
+    """Process 0's `metrics` in every process. Each process evaluates the model itself, and float
+    sums may round differently from one to another; decisions taken on metrics (the best epoch,
+    its checkpoint, early stopping) must be the same everywhere, or one process waits forever in a
+    save or step the others skip. One process: `metrics` unchanged."""
+    if jax.process_count() == 1 or not metrics:
+        return metrics
+    shared = multihost_utils.broadcast_one_to_all(jax.tree.map(lambda value: np.asarray(value, np.float64), metrics))
+    return jax.tree.map(lambda value: float(np.asarray(value)), shared)
+
+
 def barrier(name: str) -> None:
     """Wait until every process reaches `name` (nothing for one process)."""
     if jax.process_count() > 1:

@@ -33,7 +33,7 @@ import numpy as np
 from jax.sharding import Mesh
 from tqdm.auto import tqdm
 
-from dynint.distributed.runtime import barrier, global_batch, host_copy, is_primary
+from dynint.distributed.runtime import barrier, global_batch, host_copy, is_primary, same_on_every_process
 from dynint.errors import ConfigError, Interrupted, TrainingDiverged
 from dynint.io import append_jsonl, write_text_atomic
 from dynint.train import sharding
@@ -345,7 +345,7 @@ class _Trainer:
                 break
             entry = self._train_epoch(epoch, interrupt, show)
             started = time.perf_counter()
-            metrics = validate(self.state.params) if validate is not None else {}
+            metrics = same_on_every_process(validate(self.state.params)) if validate is not None else {}
             entry["valid_time_s"] = time.perf_counter() - started
             entry["valid"] = metrics
             # Without validation every epoch counts as the best so far, so the last one is kept.
