@@ -1,7 +1,6 @@
 """Two processes on 127.0.0.1, each with 4 fake CPU devices, train as one 8-device run."""
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 
 from dynint.runner import run_experiment
-from dynint.train.compilation import CACHE_ENV
+from tests.simulated_devices import simulated_devices_environment
 from tests.train.conftest import tiny_config
 
 _ONE_OF_TWO_PROCESSES = textwrap.dedent(
@@ -42,10 +41,7 @@ def _losses(run_dir):
 
 
 def test_two_processes_train_the_model_one_process_trains(tmp_path):
-    flags = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
-    flags += " --xla_cpu_collective_timeout_seconds=600 --xla_cpu_collective_call_terminate_timeout_seconds=600"
-    # Compiled afresh in each process (see tests/train/test_sharding.py on cached programs with collectives).
-    environment = {**os.environ, "XLA_FLAGS": flags, "PYTHONPATH": os.pathsep.join(sys.path), CACHE_ENV: "0"}
+    environment = simulated_devices_environment(4)
     port = str(_free_port())
     multi = tmp_path / "two-processes"
     processes = [

@@ -1,5 +1,4 @@
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -11,7 +10,7 @@ from jax.sharding import PartitionSpec
 
 from dynint.errors import ConfigError
 from dynint.train import sharding
-from dynint.train.compilation import CACHE_ENV
+from tests.simulated_devices import simulated_devices_environment
 
 _ONE_VERSUS_EIGHT_DEVICES = textwrap.dedent(
     """
@@ -38,15 +37,10 @@ _ONE_VERSUS_EIGHT_DEVICES = textwrap.dedent(
 
 
 def _on_eight_devices(script: str, *args: str) -> subprocess.CompletedProcess:
-    """Runs `script` in a process with 8 fake CPU devices. They share this machine's cores, so a
-    collective may wait long for its peers' threads: XLA's 40 s limit is raised to 10 minutes.
-    Programs with collectives are compiled afresh: the same 8-device train step read back from the
-    persistent compilation cache (written by an earlier test) hung in an all-reduce here."""
-    flags = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
-    flags += " --xla_cpu_collective_timeout_seconds=600 --xla_cpu_collective_call_terminate_timeout_seconds=600"
+    """Runs `script` in a process with 8 fake CPU devices."""
     return subprocess.run(
         [sys.executable, "-c", script, *args],
-        env={**os.environ, "XLA_FLAGS": flags, "PYTHONPATH": os.pathsep.join(sys.path), CACHE_ENV: "0"},
+        env=simulated_devices_environment(8),
         capture_output=True,
         text=True,
     )
