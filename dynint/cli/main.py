@@ -42,14 +42,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return args.handler(args) or 0
     except (DynintError, KeyError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"dynint: error: {message}", file=sys.stderr)
+        _say(f"dynint: error: {message}")
         return getattr(error, "exit_code", 2)
     except KeyboardInterrupt as error:
-        print(f"dynint: interrupted: {error}" if str(error) else "dynint: interrupted", file=sys.stderr)
+        _say(f"dynint: interrupted: {error}" if str(error) else "dynint: interrupted")
         return error.exit_code if isinstance(error, Interrupted) else 130
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _say(line: str) -> None:
+    """One line on stderr in a single write: `print` writes the text and its newline separately, and
+    a library thread (tensorstore failing a checkpoint write) may print between the two."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -62,7 +69,7 @@ def _plain_dynint_warnings(show: Callable[..., None]) -> Callable[..., None]:
 
     def show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
         if issubclass(category, DynintWarning):
-            print(f"dynint: warning: {message}", file=sys.stderr)
+            _say(f"dynint: warning: {message}")
         else:
             show(message, category, *args, **kwargs)
 
