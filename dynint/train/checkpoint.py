@@ -25,6 +25,7 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
+from dynint.distributed.runtime import barrier
 from dynint.errors import CheckpointError, DynintWarning, OutputError
 from dynint.io import write_json_atomic
 
@@ -67,6 +68,8 @@ class CheckpointSlot:
         except OutputError:
             self._manager.delete(step)  # a save that cannot be verified is not kept; the one before it is
             raise
+        # Several processes: none goes on (to a later save that may prune this folder) while process 0 writes it.
+        barrier(f"checkpoint manifest {self.directory} {step}")
 
     def latest_step(self) -> int | None:
         return self._manager.latest_step()
