@@ -73,9 +73,14 @@ def train_and_evaluate(
     objective = model.objective
     graphdef, params = split_model(set_compute_dtype(model, train.dtype))
 
+    mesh, devices = data_parallel_mesh(train)
+    # With the item table split over `model` (one process), ranking runs on the split table.
+    ranking_mesh = mesh if train.model_parallelism > 1 and jax.process_count() == 1 else None
+
     def evaluate(params: Any, stage: Stage) -> dict[str, float]:
         eval_set = split.eval_set(stage)
-        scorer = SequenceScorer.for_training(graphdef, host_copy(params), objective, train)
+        scorer_params = params if ranking_mesh is not None else host_copy(params)
+        scorer = SequenceScorer.for_training(graphdef, scorer_params, objective, train, mesh=ranking_mesh)
         scorer.precompute(eval_set.users, eval_set.histories)
         return evaluate_ranking(
             scorer,
@@ -85,8 +90,6 @@ def train_and_evaluate(
             popularity=_popularity(config, split, stage),
             progress=progress,
         )
-
-    mesh, devices = data_parallel_mesh(train)
 
     def batcher(sequences) -> SequenceBatcher:
         return SequenceBatcher.for_training(sequences, objective, train, alignment=devices)

@@ -5,6 +5,15 @@ Each history is encoded once: its last `max_length` items (for a cloze model, th
 them, and the hidden state at the last real position is scored against the item table.
 Encoder calls have a few static shapes (bucket length x a power-of-two row count), and a row's
 representation does not depend on which rows share its call, up to float rounding.
+
+Full ranking scores the catalogue in blocks of `SCORE_BLOCK` items, the table laid out as
+`(blocks, d, SCORE_BLOCK)`: a matrix product's rounding depends on its shape on CPU, and with a
+fixed block shape a score is the same float whatever the catalogue's size or split. Given a mesh
+whose `model` axis is larger than 1, the blocks stay split over `model`: each device scores its
+own blocks and counts the items there ahead of each target, and the counts are summed across the
+axis (`shard_map`); the table is never gathered. A target's score is the one its owner computed,
+so the tie rule (equal score, lower id first), the exclusion of seen items and every rank are
+those of one device, bit for bit.
 """
 
 from __future__ import annotations
@@ -16,15 +25,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from dynint.data.ragged import Ragged
 from dynint.models.base import ClozeObjective, Objective
+from dynint.train.sharding import MODEL_AXIS
 from dynint.train.windows import last_items, left_aligned
 
 if TYPE_CHECKING:
     from dynint.train.config import TrainConfig
 
 _MIN_ROWS = 8
+SCORE_BLOCK = 512
 
 
 def query_windows(histories: Ragged, objective: Objective, max_length: int) -> Ragged:
@@ -46,7 +58,8 @@ class SequenceScorer:
     `precompute(users, histories)` encodes a whole evaluation set up front in full, length-sorted
     batches; `score` then reuses a row's representation when its user and query window match.
     With `num_items`, only the table's rows `0..num_items` are items (the rest: reserved capacity
-    of a growing catalogue, never scored).
+    of a growing catalogue, never scored). With a `mesh` of model parallelism above 1, full
+    ranking runs on the table split over its `model` axis (see the module's docstring).
     """
 
     def __init__(
@@ -59,6 +72,7 @@ class SequenceScorer:
         buckets: tuple[int, ...],
         rows_per_call: int = 512,
         num_items: int | None = None,
+        mesh: Mesh | None = None,
     ):
         self.graphdef = graphdef
         self.params = params
@@ -72,13 +86,24 @@ class SequenceScorer:
                 rows = self.table.shape[0] - 1
                 raise ValueError(f"num_items={num_items}: the item table has rows for items 1..{rows}")
             self.table = self.table[: num_items + 1]
-        # `(d, V + 1)`: on CPU, products against this layout run faster than against `table.T`.
-        self._table_by_column = jnp.asarray(np.ascontiguousarray(np.asarray(self.table).T))
+        self._num_columns = jnp.int32(self.table.shape[0])  # an input: a growing catalogue keeps the compiled ranker
+        if mesh is not None and mesh.shape[MODEL_AXIS] > 1:
+            self._table_blocks = _table_blocks(self.table, mesh)
+            self._rank = _sharded_ranker(mesh)
+        else:
+            self._table_blocks = _table_blocks(self.table, None)
+            self._rank = _ranks_against_table
         self._cache: tuple[np.ndarray, Ragged, np.ndarray] | None = None
 
     @classmethod
     def for_training(
-        cls, graphdef: Any, params: Any, objective: Objective, train: TrainConfig, num_items: int | None = None
+        cls,
+        graphdef: Any,
+        params: Any,
+        objective: Objective,
+        train: TrainConfig,
+        num_items: int | None = None,
+        mesh: Mesh | None = None,
     ) -> SequenceScorer:
         """The scorer of a model trained under `train` (its lengths, buckets and evaluation batch)."""
         return cls(
@@ -89,6 +114,7 @@ class SequenceScorer:
             buckets=train.buckets,
             rows_per_call=train.eval_batch_size,
             num_items=num_items,
+            mesh=mesh,
         )
 
     def encode(self, histories: Ragged) -> np.ndarray:
@@ -122,8 +148,8 @@ class SequenceScorer:
         rows[: len(excluded_rows)] = excluded_rows
         items[: len(excluded_items)] = excluded_items
         representations = self._representations(users, histories)
-        ranks, non_finite = _ranks_against_table(
-            representations, self._table_by_column, jnp.asarray(targets), rows, items
+        ranks, non_finite = self._rank(
+            representations, self._table_blocks, self._num_columns, jnp.asarray(targets), rows, items
         )
         if int(non_finite):
             raise ValueError(
@@ -193,24 +219,94 @@ def _output_table(graphdef: Any, params: Any) -> jax.Array:
 
 @jax.jit
 def _dot_scores(representations: jax.Array, table: jax.Array, items: jax.Array) -> jax.Array:
-    return representations @ table[items].T
+    """Scores of `items` computed as full ranking computes them (in blocks of `SCORE_BLOCK`), so
+    the generic ranking path and the fused one compare the same floats."""
+    padded = jnp.pad(items, (0, -items.shape[0] % SCORE_BLOCK))
+    blocks = table[padded].reshape(-1, SCORE_BLOCK, table.shape[1]).transpose(0, 2, 1)
+    return _block_scores(representations, blocks)[:, : items.shape[0]]
+
+
+def _table_blocks(table: jax.Array, mesh: Mesh | None) -> jax.Array:
+    """`(blocks, d, SCORE_BLOCK)`: the table's rows as columns, block by block, zero-padded to
+    whole blocks (and, with a mesh, to a block count the `model` axis divides, the blocks split
+    over it). The re-layout runs where the table lives, so a split table is never gathered."""
+    parts = 1 if mesh is None else mesh.shape[MODEL_AXIS]
+    blocks = -(-table.shape[0] // (SCORE_BLOCK * parts)) * parts
+    layout = None if mesh is None else NamedSharding(mesh, PartitionSpec(MODEL_AXIS, None, None))
+
+    def relayout(rows: jax.Array) -> jax.Array:
+        padded = jnp.pad(rows, ((0, blocks * SCORE_BLOCK - rows.shape[0]), (0, 0)))
+        return padded.reshape(blocks, SCORE_BLOCK, rows.shape[1]).transpose(0, 2, 1)
+
+    return jax.jit(relayout, out_shardings=layout)(table)
+
+
+def _block_scores(representations: jax.Array, blocks: jax.Array) -> jax.Array:
+    """`(B, blocks * SCORE_BLOCK)` scores, column `j` that of the `j`-th row of the blocks' table."""
+    scores = jnp.einsum("bd,ndw->bnw", representations, blocks)
+    return scores.reshape(representations.shape[0], -1)
+
+
+def _count_ahead(scores, target_scores, first, num_columns, targets, rows, items):
+    """Per row, the items among `scores`' columns (ids `first..`, real below `num_columns`) ahead
+    of its target (higher score, or equal score and lower id), minus those among the `(rows,
+    items)` pairs whose item is one of these columns (item 0 in a pair: padding)."""
+    width = scores.shape[1]
+    item_ids = first + jnp.arange(width)[None, :]
+    real = (item_ids > 0) & (item_ids < num_columns)
+    ahead = (scores > target_scores[:, None]) | ((scores == target_scores[:, None]) & (item_ids < targets[:, None]))
+    counts = jnp.sum((ahead & real).astype(jnp.float32), axis=1).astype(jnp.int32)
+    local = items - first
+    here = (local >= 0) & (local < width) & (items > 0)
+    pair_scores = scores[rows, jnp.clip(local, 0, width - 1)]
+    pair_targets, pair_target_scores = targets[rows], target_scores[rows]
+    pair_ahead = (pair_scores > pair_target_scores) | ((pair_scores == pair_target_scores) & (items < pair_targets))
+    return counts - jnp.zeros_like(counts).at[rows].add((pair_ahead & here).astype(jnp.int32))
 
 
 @jax.jit
 def _ranks_against_table(
-    representations: jax.Array, table_by_column: jax.Array, targets: jax.Array, rows: jax.Array, items: jax.Array
+    representations: jax.Array,
+    blocks: jax.Array,
+    num_columns: jax.Array,
+    targets: jax.Array,
+    rows: jax.Array,
+    items: jax.Array,
 ) -> tuple[jax.Array, jax.Array]:
     """Per row, the items `1..V` ahead of its target (higher score, or equal score and lower id),
     minus those among the `(rows, items)` pairs (item 0 in a pair: padding); and the number of
     non-finite values among the inputs (the scores can hold NaN only if those do). Every
     comparison reads the one score matrix, as the generic path does."""
-    scores = representations @ table_by_column
-    target_scores = jnp.take_along_axis(scores, targets[:, None], axis=1)
-    item_ids = jnp.arange(scores.shape[1])[None, :]
-    ahead = (scores > target_scores) | ((scores == target_scores) & (item_ids < targets[:, None]))
-    counts = jnp.sum((ahead & (item_ids > 0)).astype(jnp.float32), axis=1).astype(jnp.int32)
-    pair_scores, pair_targets, pair_target_scores = scores[rows, items], targets[rows], target_scores[rows, 0]
-    pair_ahead = (pair_scores > pair_target_scores) | ((pair_scores == pair_target_scores) & (items < pair_targets))
-    counts = counts - jnp.zeros_like(counts).at[rows].add((pair_ahead & (items > 0)).astype(jnp.int32))
-    non_finite = jnp.sum(~jnp.isfinite(representations)) + jnp.sum(~jnp.isfinite(table_by_column))
+    scores = _block_scores(representations, blocks)
+    target_scores = jnp.take_along_axis(scores, targets[:, None], axis=1)[:, 0]
+    counts = _count_ahead(scores, target_scores, 0, num_columns, targets, rows, items)
+    non_finite = jnp.sum(~jnp.isfinite(representations)) + jnp.sum(~jnp.isfinite(blocks))
     return counts, non_finite
+
+
+def _sharded_ranker(mesh: Mesh) -> Any:
+    """`_ranks_against_table` over blocks split over `model`: every device ranks its own blocks and
+    the per-device counts are summed; only a target's owner holds its score (the others give -inf
+    to a maximum over the axis)."""
+    replicated = PartitionSpec()
+
+    @jax.jit
+    @partial(
+        jax.shard_map,
+        mesh=mesh,
+        in_specs=(replicated, PartitionSpec(MODEL_AXIS, None, None), *([replicated] * 4)),
+        out_specs=(replicated, replicated),
+    )
+    def ranks(representations, blocks, num_columns, targets, rows, items):
+        scores = _block_scores(representations, blocks)
+        width = scores.shape[1]
+        first = jax.lax.axis_index(MODEL_AXIS) * width
+        local = targets - first
+        owned = (local >= 0) & (local < width)
+        own_scores = jnp.take_along_axis(scores, jnp.clip(local, 0, width - 1)[:, None], axis=1)[:, 0]
+        target_scores = jax.lax.pmax(jnp.where(owned, own_scores, -jnp.inf), MODEL_AXIS)
+        counts = _count_ahead(scores, target_scores, first, num_columns, targets, rows, items)
+        non_finite = jnp.sum(~jnp.isfinite(blocks)) + jnp.sum(~jnp.isfinite(representations)) * (first == 0)
+        return jax.lax.psum(counts, MODEL_AXIS), jax.lax.psum(non_finite, MODEL_AXIS)
+
+    return ranks

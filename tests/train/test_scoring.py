@@ -1,3 +1,8 @@
+import json
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 from flax import nnx
@@ -10,9 +15,10 @@ from dynint.eval.protocols import RankingProtocol
 from dynint.eval.ranking import evaluate_ranking, full_ranking_ranks
 from dynint.models.base import ClozeObjective, NextItemObjective
 from dynint.models.sasrec import SASRec
-from dynint.train.scoring import SequenceScorer, query_windows
+from dynint.train.scoring import SCORE_BLOCK, SequenceScorer, query_windows
 from dynint.train.state import split_model
 from tests.models.tiny_models import MAX_LENGTH, NUM_ITEMS, forward, tiny_model
+from tests.simulated_devices import simulated_devices_environment
 
 BUCKETS = (4, MAX_LENGTH)
 
@@ -141,3 +147,69 @@ def test_a_scorer_limited_to_a_catalogue_prefix_ranks_as_the_table_of_that_prefi
     np.testing.assert_array_equal(ranks, ahead.sum(axis=1))
     with pytest.raises(ValueError, match="num_items=0"):
         SequenceScorer(graphdef, params, NextItemObjective(), max_length=MAX_LENGTH, buckets=BUCKETS, num_items=0)
+
+
+_SHARDED_RANKS = textwrap.dedent(
+    """
+    import json, sys
+    import jax
+    import numpy as np
+    from flax import nnx
+    from dynint.config import parse_config
+    from dynint.data.prepared import prepare_data
+    from dynint.eval.ranking import full_ranking_ranks
+    from dynint.models.base import NextItemObjective
+    from dynint.models.sasrec import SASRec
+    from dynint.train import sharding
+    from dynint.train.scoring import SequenceScorer
+    from dynint.train.state import split_model
+
+    assert jax.device_count() == 8, jax.devices()
+    config = parse_config(
+        {
+            "name": "sharded-ranks",
+            "data": {"name": "amazon-beauty", "data_dir": sys.argv[1]},
+            "model": {"name": "sasrec", "hidden_size": 16, "num_heads": 2, "inner_size": 32},
+        }
+    )
+    split = prepare_data(config).split
+    graphdef, params = split_model(SASRec(config.model, split.num_items, 20, rngs=nnx.Rngs(params=3)))
+    items = params["embed"]["items"]
+    items["embedding"] = items["embedding"].at[1:301].set(items["embedding"][1])  # ties among items 1..300
+    eval_set = split.eval_set("test")
+    eval_set = eval_set.take(np.arange(0, len(eval_set), 11))
+    results = {"num_items": split.num_items, "tied": np.isin(eval_set.targets, np.arange(1, 301)).tolist()}
+    for devices, model_parallelism in ((1, 1), (8, 4), (8, 8)):
+        mesh = sharding.make_mesh(devices, model_parallelism)
+        scorer = SequenceScorer(
+            graphdef, params, NextItemObjective(), max_length=20, buckets=(8, 20), rows_per_call=256, mesh=mesh
+        )
+        blocks = {shard.data.shape[0] for shard in scorer._table_blocks.addressable_shards}
+        for exclude_seen in (True, False):
+            ranks = full_ranking_ranks(scorer, eval_set, split.num_items, exclude_seen=exclude_seen, progress=False)
+            results[f"{devices}x{model_parallelism} {exclude_seen}"] = ranks.tolist()
+        results[f"{devices}x{model_parallelism} block"] = sorted(blocks)
+    print(json.dumps(results))
+    """
+)
+
+
+def test_full_ranking_over_an_item_table_split_across_devices_equals_one_device(shared_data):
+    done = subprocess.run(
+        [sys.executable, "-c", _SHARDED_RANKS, str(shared_data)],
+        env=simulated_devices_environment(8),
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    # 12,102 columns on amazon-beauty: 24 blocks of 512, each device of a model group holding its share.
+    blocks = -(-(results["num_items"] + 1) // SCORE_BLOCK)
+    assert results["1x1 block"] == [blocks]
+    assert results["8x4 block"] == [-(-blocks // 4)] and results["8x8 block"] == [-(-blocks // 8)]
+    tied = np.asarray(results["tied"])
+    for exclude_seen in (True, False):
+        one = np.asarray(results[f"1x1 {exclude_seen}"])
+        assert one[tied].min() < one[tied].max()  # ties broken by item id
+        for mesh in ("8x4", "8x8"):
+            np.testing.assert_array_equal(results[f"{mesh} {exclude_seen}"], one, err_msg=f"{mesh} {exclude_seen}")
