@@ -72,6 +72,10 @@ def train_and_evaluate(
     )
     objective = model.objective
     graphdef, params = split_model(set_compute_dtype(model, train.dtype))
+    # The initial parameters wait on the host: the loop places its own (on a mesh, sharded) copy,
+    # and a device copy here would keep the whole item table on the first device all run long.
+    del model
+    params = host_copy(params)
 
     mesh, devices = data_parallel_mesh(train)
     # With the item table split over `model` (one process), ranking runs on the split table.
