@@ -5,6 +5,7 @@ Each module is built as `Module(config, num_items, max_length, rngs=...)`; see `
 
 from dynint.models.bert4rec import BERT4Rec, BERT4RecConfig
 from dynint.models.gru4rec import GRU4Rec, GRU4RecConfig
+from dynint.models.hstu import HSTU, HSTUConfig
 from dynint.models.sasrec import SASRec, SASRecConfig
 from dynint.models.sparse_sasrec import SparseSASRec, SparseSASRecConfig
 
@@ -13,4 +14,5 @@ MODELS: dict[str, tuple[type, type]] = {
     "gru4rec": (GRU4RecConfig, GRU4Rec),
     "bert4rec": (BERT4RecConfig, BERT4Rec),
     "sparse-sasrec": (SparseSASRecConfig, SparseSASRec),
+    "hstu": (HSTUConfig, HSTU),
 }

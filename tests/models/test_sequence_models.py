@@ -15,6 +15,8 @@ MODELS = [
     ("gru4rec", {}),
     ("bert4rec", {}),
     ("bert4rec", {"moe": MixtureOfExpertsConfig(num_experts=3)}),
+    ("hstu", {}),
+    ("hstu", {"position_origin": "first", "attention_size": 6}),
 ]
 CAUSAL = [m for m in MODELS if m[0] != "bert4rec"]
 
