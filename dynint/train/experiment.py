@@ -32,6 +32,7 @@ from dynint.train.compilation import enable_compilation_cache
 from dynint.train.config import TrainConfig
 from dynint.train.item_content import build_item_content
 from dynint.train.loop import METRICS_LOG, EpochBatches, LoopProgress, fit
+from dynint.train.optim import trainable_parameters
 from dynint.train.precision import set_compute_dtype
 from dynint.train.scoring import SequenceScorer
 from dynint.train.state import split_model
@@ -110,6 +111,7 @@ def train_and_evaluate(
         on_epoch_end,
         refit_batches=batcher(split.visible("test")) if train.refit_for_test else None,
         refit_loss=sequence_loss_fn(graphdef, config.model, split.training_catalogue("test")),
+        parameters=sum(int(leaf.size) for leaf in jax.tree.leaves(trainable_parameters(params))),
     )
 
 
