@@ -25,6 +25,7 @@ from dynint.data.ctr_samples import CTRSamples, build_ctr_samples
 from dynint.data.prepared import PreparedData, prepare_data
 from dynint.data.splits import EvalSet, Stage
 from dynint.errors import ConfigError, TrainingDiverged
+from dynint.eval.beyond_accuracy import catalogue_facts
 from dynint.eval.ctr_protocol import ctr_metrics, fit_logistic_calibration
 from dynint.eval.protocols import RankingProtocol
 from dynint.eval.ranking import evaluate_ranking
@@ -312,7 +313,12 @@ def evaluate_baseline(
     popularity = None
     if protocol.kind == "sampled" and protocol.negative_sampling == "popularity":
         popularity = np.bincount(fit_data.sequences.values, minlength=fit_data.num_items + 1).astype(np.float64)
-    return evaluate_ranking(model, eval_set, fit_data.num_items, protocol, popularity=popularity, progress=progress)
+    catalogue = None
+    if protocol.beyond_accuracy:
+        catalogue = catalogue_facts(fit_data.sequences, fit_data.num_items, fit_data.item_features)
+    return evaluate_ranking(
+        model, eval_set, fit_data.num_items, protocol, popularity=popularity, catalogue=catalogue, progress=progress
+    )
 
 
 def _data_summary(data: PreparedData) -> dict[str, Any]:

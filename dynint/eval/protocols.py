@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from dynint.errors import ConfigError
+from dynint.eval.beyond_accuracy import check_metric_names
 
 
 @dataclass(frozen=True)
@@ -14,7 +15,10 @@ class RankingProtocol:
     `num_negatives` sampled items (`sampled`, uniformly or by popularity), reporting
     metrics at each K in `ks`. `batch_size` and `item_chunk_size` bound memory only; they never
     change results. `kind="ctr"` (baselines only) evaluates instead under the CTR protocol of the
-    config's `ctr` section, scoring each CTR sample's target (see `dynint.runner`)."""
+    config's `ctr` section, scoring each CTR sample's target (see `dynint.runner`).
+    `beyond_accuracy` names metrics of the top-k lists themselves (`coverage`, `gini`, `novelty`,
+    `popularity`, `diversity`; see `dynint.eval.beyond_accuracy`), reported at each K beside the
+    accuracy metrics; the lists cost one more pass over the catalogue, so none by default."""
 
     kind: Literal["full", "sampled", "ctr"] = "full"
     ks: tuple[int, ...] = (5, 10, 20)
@@ -24,6 +28,7 @@ class RankingProtocol:
     batch_size: int = 256
     item_chunk_size: int | None = None
     seed: int = 0
+    beyond_accuracy: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in ("full", "sampled", "ctr"):
@@ -32,6 +37,8 @@ class RankingProtocol:
             raise ConfigError(f"negative_sampling={self.negative_sampling!r}: expected 'uniform' or 'popularity'")
         # YAML gives lists; keep the frozen config hashable.
         object.__setattr__(self, "ks", tuple(self.ks))
+        object.__setattr__(self, "beyond_accuracy", tuple(self.beyond_accuracy))
+        check_metric_names(self.beyond_accuracy)
         if not self.ks or any(not isinstance(k, int) or isinstance(k, bool) or k < 1 for k in self.ks):
             raise ConfigError(f"ks={self.ks!r}: expected a non-empty list of positive integers")
         for key in ("num_negatives", "batch_size"):

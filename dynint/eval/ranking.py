@@ -13,18 +13,16 @@ Conventions shared by both protocols:
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-
 import numpy as np
-from tqdm.auto import tqdm
 
 from dynint.data.splits import EvalSet
+from dynint.eval.beyond_accuracy import CatalogueFacts, beyond_accuracy_metrics
 from dynint.eval.negatives import sample_negatives
 from dynint.eval.protocols import RankingProtocol
 from dynint.eval.ranking_metrics import ranking_metrics
-from dynint.eval.rows import check_eval_set, sorted_unique_keys
+from dynint.eval.rows import check_eval_set, row_batches, sorted_unique_keys
 from dynint.eval.scorer import Scorer, checked_output, score_candidates, score_items
+from dynint.eval.top_k import top_k_lists
 
 
 def full_ranking_ranks(
@@ -48,7 +46,7 @@ def full_ranking_ranks(
     chunk = num_items if item_chunk_size is None else item_chunk_size
     chunks = [(low, min(low + chunk, num_items + 1)) for low in range(1, num_items + 1, chunk)]
     ranks = np.empty(len(eval_set), dtype=np.int64)
-    for rows in _row_batches(len(eval_set), batch_size, "full ranking", progress):
+    for rows in row_batches(len(eval_set), batch_size, "full ranking", progress):
         ranks[rows] = _full_ranks_of_batch(scorer, eval_set.take(rows), chunks, exclude_seen)
     return ranks
 
@@ -126,7 +124,7 @@ def sampled_ranking_ranks(
         raise ValueError(f"negatives of row {clashes[0]} contain its target or an item id below 1")
     _check_positive(batch_size=batch_size)
     ranks = np.empty(len(eval_set), dtype=np.int64)
-    for rows in _row_batches(len(eval_set), batch_size, "sampled ranking", progress):
+    for rows in row_batches(len(eval_set), batch_size, "sampled ranking", progress):
         batch = eval_set.take(rows)
         candidates = np.concatenate([batch.targets[:, None], negatives[rows]], axis=1)
         scores = score_candidates(scorer, batch.users, batch.histories, candidates)
@@ -150,12 +148,15 @@ def evaluate_ranking(
     config: RankingProtocol,
     *,
     popularity: np.ndarray | None = None,
+    catalogue: CatalogueFacts | None = None,
     progress: bool = True,
 ) -> dict[str, float]:
-    """Run the ranking protocol `config` and return `ranking_metrics` at `config.ks`.
+    """Run the ranking protocol `config` and return `ranking_metrics` at `config.ks`, and the
+    beyond-accuracy metrics of `config.beyond_accuracy` of each row's top-`max(ks)` list.
 
     `popularity` (indexed by item id) is required for, and only used by,
-    `negative_sampling="popularity"`.
+    `negative_sampling="popularity"`; `catalogue` (the events visible at this stage) for, and
+    only by, the beyond-accuracy metrics.
     """
     if config.kind == "full":
         ranks = full_ranking_ranks(
@@ -180,14 +181,22 @@ def evaluate_ranking(
             popularity=popularity if by_popularity else None,
         )
         ranks = sampled_ranking_ranks(scorer, eval_set, negatives, batch_size=config.batch_size, progress=progress)
-    return ranking_metrics(ranks, config.ks, users=eval_set.users)
-
-
-def _row_batches(num_rows: int, batch_size: int, description: str, progress: bool) -> Iterator[np.ndarray]:
-    """Row indices in batches, with a progress bar when asked for and stderr is a terminal."""
-    show = progress and sys.stderr.isatty()
-    for start in tqdm(range(0, num_rows, batch_size), desc=description, unit="batch", disable=not show):
-        yield np.arange(start, min(start + batch_size, num_rows))
+    metrics = ranking_metrics(ranks, config.ks, users=eval_set.users)
+    if config.beyond_accuracy:
+        if catalogue is None:
+            raise ValueError("eval.beyond_accuracy needs the catalogue's facts (`catalogue`)")
+        lists = top_k_lists(
+            scorer,
+            eval_set,
+            num_items,
+            min(max(config.ks), num_items),
+            exclude_seen=config.exclude_seen,
+            batch_size=config.batch_size,
+            progress=progress,
+        )
+        ks = tuple(k for k in config.ks if k <= lists.shape[1])
+        metrics.update(beyond_accuracy_metrics(lists, ks, config.beyond_accuracy, catalogue))
+    return metrics
 
 
 def _check_positive(**values: int | None) -> None:

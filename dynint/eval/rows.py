@@ -1,8 +1,12 @@
-"""Checks and key helpers shared by the ranking protocols and negative sampling."""
+"""Checks, key helpers and row batches shared by the ranking protocols, top-k lists and negative sampling."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+
 import numpy as np
+from tqdm.auto import tqdm
 
 from dynint.data.splits import EvalSet
 
@@ -21,3 +25,10 @@ def check_eval_set(eval_set: EvalSet, num_items: int) -> None:
     history = eval_set.histories.values
     if len(history) and (history.min() < 0 or history.max() > num_items):
         raise ValueError(f"history item ids must lie in 0..{num_items}; found {history.min()}..{history.max()}")
+
+
+def row_batches(num_rows: int, batch_size: int, description: str, progress: bool) -> Iterator[np.ndarray]:
+    """Row indices in batches, with a progress bar when asked for and stderr is a terminal."""
+    show = progress and sys.stderr.isatty()
+    for start in tqdm(range(0, num_rows, batch_size), desc=description, unit="batch", disable=not show):
+        yield np.arange(start, min(start + batch_size, num_rows))

@@ -22,6 +22,7 @@ from dynint.data.prepared import PreparedData
 from dynint.data.splits import Split, Stage
 from dynint.distributed.runtime import host_copy, is_primary
 from dynint.errors import ConfigError
+from dynint.eval.beyond_accuracy import catalogue_facts
 from dynint.eval.ranking import evaluate_ranking
 from dynint.eval.ranking_metrics import metric_names
 from dynint.io import append_jsonl
@@ -93,6 +94,9 @@ def train_and_evaluate(
             split.num_items,
             config.eval,
             popularity=_popularity(config, split, stage),
+            catalogue=catalogue_facts(split.visible(stage), split.num_items, data.interactions.item_features)
+            if config.eval.beyond_accuracy
+            else None,
             progress=progress,
         )
 

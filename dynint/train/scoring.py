@@ -18,7 +18,7 @@ those of one device, bit for bit.
 
 from __future__ import annotations
 
-from functools import partial
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
 import jax
@@ -90,9 +90,11 @@ class SequenceScorer:
         if mesh is not None and mesh.shape[MODEL_AXIS] > 1:
             self._table_blocks = _table_blocks(self.table, mesh)
             self._rank = _sharded_ranker(mesh)
+            self._mesh = mesh
         else:
             self._table_blocks = _table_blocks(self.table, None)
             self._rank = _ranks_against_table
+            self._mesh = None
         self._cache: tuple[np.ndarray, Ragged, np.ndarray] | None = None
 
     @classmethod
@@ -156,6 +158,24 @@ class SequenceScorer:
                 f"{type(self).__name__}: {int(non_finite)} non-finite values in the representations or item table"
             )
         return np.asarray(ranks)
+
+    def top_k(
+        self, users: np.ndarray, histories: Ragged, k: int, excluded_rows: np.ndarray, excluded_items: np.ndarray
+    ) -> np.ndarray:
+        """`(B, k)` best items `1..V` per row, ties to the lower id, the `(row, item)` pairs given
+        never chosen (see `dynint.eval.top_k`); on a split table each device finds its own best
+        `k` and the per-device lists are merged."""
+        size = max(_MIN_ROWS, 1 << max(len(excluded_rows) - 1, 0).bit_length())
+        rows = np.zeros(size, dtype=np.int32)
+        items = np.zeros(size, dtype=np.int32)  # item 0 is never a candidate: padding pairs exclude nothing new
+        rows[: len(excluded_rows)] = excluded_rows
+        items[: len(excluded_items)] = excluded_items
+        representations = self._representations(users, histories)
+        if self._mesh is None:
+            found = _top_k_against_table(representations, self._table_blocks, self._num_columns, rows, items, k)
+        else:
+            found = _sharded_top_k(self._mesh, k)(representations, self._table_blocks, self._num_columns, rows, items)
+        return np.asarray(found)
 
     def _representations(self, users: np.ndarray, histories: Ragged) -> np.ndarray:
         if self._cache is None:
@@ -310,3 +330,50 @@ def _sharded_ranker(mesh: Mesh) -> Any:
         return jax.lax.psum(counts, MODEL_AXIS), jax.lax.psum(non_finite, MODEL_AXIS)
 
     return ranks
+
+
+def _best_of_block(scores, first, num_columns, rows, items, k):
+    """`(values, ids)` of the `k` best columns of `scores` (ids `first..`), padding, item 0 and the
+    excluded pairs set to -inf first; equal values keep the lower id first (`lax.top_k`)."""
+    width = scores.shape[1]
+    item_ids = first + jnp.arange(width)[None, :]
+    scores = jnp.where((item_ids > 0) & (item_ids < num_columns), scores, -jnp.inf)
+    local = items - first
+    here = (local >= 0) & (local < width) & (items > 0)
+    scores = scores.at[rows, jnp.where(here, local, width)].set(-jnp.inf, mode="drop")
+    values, columns = jax.lax.top_k(scores, k)
+    return values, columns + first
+
+
+@partial(jax.jit, static_argnums=5)
+def _top_k_against_table(representations, blocks, num_columns, rows, items, k):
+    _, ids = _best_of_block(_block_scores(representations, blocks), 0, num_columns, rows, items, k)
+    return ids
+
+
+@lru_cache(maxsize=16)
+def _sharded_top_k(mesh: Mesh, k: int) -> Any:
+    """`_top_k_against_table` over blocks split over `model`: each device's best `k`, gathered in
+    device order (ascending ids) and cut to the best `k` again, so ties still go to the lower id."""
+    replicated = PartitionSpec()
+
+    # The gathered lists are the same on every device, which shard_map cannot infer through
+    # `all_gather`; its replication check is off for this function alone.
+    @jax.jit
+    @partial(
+        jax.shard_map,
+        mesh=mesh,
+        in_specs=(replicated, PartitionSpec(MODEL_AXIS, None, None), *([replicated] * 3)),
+        out_specs=replicated,
+        check_vma=False,
+    )
+    def top_k(representations, blocks, num_columns, rows, items):
+        scores = _block_scores(representations, blocks)
+        first = jax.lax.axis_index(MODEL_AXIS) * scores.shape[1]
+        values, ids = _best_of_block(scores, first, num_columns, rows, items, min(k, scores.shape[1]))
+        values = jax.lax.all_gather(values, MODEL_AXIS, axis=1, tiled=True)
+        ids = jax.lax.all_gather(ids, MODEL_AXIS, axis=1, tiled=True)
+        _, best = jax.lax.top_k(values, k)
+        return jnp.take_along_axis(ids, best, axis=1)
+
+    return top_k

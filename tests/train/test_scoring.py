@@ -13,6 +13,7 @@ from dynint.data.ragged import Ragged
 from dynint.data.splits import EvalSet
 from dynint.eval.protocols import RankingProtocol
 from dynint.eval.ranking import evaluate_ranking, full_ranking_ranks
+from dynint.eval.top_k import top_k_lists
 from dynint.models.base import ClozeObjective, NextItemObjective
 from dynint.models.sasrec import SASRec
 from dynint.train.scoring import SCORE_BLOCK, SequenceScorer, query_windows
@@ -158,6 +159,7 @@ _SHARDED_RANKS = textwrap.dedent(
     from dynint.config import parse_config
     from dynint.data.prepared import prepare_data
     from dynint.eval.ranking import full_ranking_ranks
+    from dynint.eval.top_k import top_k_lists
     from dynint.models.base import NextItemObjective
     from dynint.models.sasrec import SASRec
     from dynint.train import sharding
@@ -188,13 +190,15 @@ _SHARDED_RANKS = textwrap.dedent(
         for exclude_seen in (True, False):
             ranks = full_ranking_ranks(scorer, eval_set, split.num_items, exclude_seen=exclude_seen, progress=False)
             results[f"{devices}x{model_parallelism} {exclude_seen}"] = ranks.tolist()
+            lists = top_k_lists(scorer, eval_set, split.num_items, 20, exclude_seen=exclude_seen, progress=False)
+            results[f"{devices}x{model_parallelism} {exclude_seen} top"] = lists.tolist()
         results[f"{devices}x{model_parallelism} block"] = sorted(blocks)
     print(json.dumps(results))
     """
 )
 
 
-def test_full_ranking_over_an_item_table_split_across_devices_equals_one_device(shared_data):
+def test_full_ranking_and_top_k_over_an_item_table_split_across_devices_equal_one_device(shared_data):
     done = subprocess.run(
         [sys.executable, "-c", _SHARDED_RANKS, str(shared_data)],
         env=simulated_devices_environment(8),
@@ -213,3 +217,29 @@ def test_full_ranking_over_an_item_table_split_across_devices_equals_one_device(
         assert one[tied].min() < one[tied].max()  # ties broken by item id
         for mesh in ("8x4", "8x8"):
             np.testing.assert_array_equal(results[f"{mesh} {exclude_seen}"], one, err_msg=f"{mesh} {exclude_seen}")
+            top = results[f"1x1 {exclude_seen} top"]
+            np.testing.assert_array_equal(results[f"{mesh} {exclude_seen} top"], top, err_msg=f"{mesh} top-k")
+
+
+def test_top_k_lists_on_the_device_equal_sorting_every_score_on_real_data_with_ties(shared_data):
+    config = parse_config(
+        {
+            "name": "top-k",
+            "data": {"name": "amazon-beauty", "data_dir": str(shared_data)},
+            "model": {"name": "sasrec", "hidden_size": 16, "num_heads": 2, "inner_size": 32},
+        }
+    )
+    split = prepare_data(config).split
+    graphdef, params = split_model(SASRec(config.model, split.num_items, 20, rngs=nnx.Rngs(params=3)))
+    items = params["embed"]["items"]
+    items["embedding"] = items["embedding"].at[1:301].set(items["embedding"][1])  # ties among items 1..300
+    scorer = SequenceScorer(graphdef, params, NextItemObjective(), max_length=20, buckets=(8, 20), rows_per_call=256)
+    eval_set = split.eval_set("test")
+    eval_set = eval_set.take(np.arange(0, len(eval_set), 23))
+    for exclude_seen in (True, False):
+        on_device = top_k_lists(scorer, eval_set, split.num_items, 20, exclude_seen=exclude_seen, progress=False)
+        generic = top_k_lists(
+            _ScoresOnly(scorer), eval_set, split.num_items, 20, exclude_seen=exclude_seen, progress=False
+        )
+        np.testing.assert_array_equal(on_device, generic)
+    assert np.isin(on_device, np.arange(1, 301)).any(axis=1).all()  # the tied block is at the top: ties decided
