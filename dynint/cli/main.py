@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import dynint
-from dynint.cli import datasets_command, reproduce_command, run_command, tune_command
+from dynint.cli import datasets_command, recommend_command, reproduce_command, run_command, tune_command
 from dynint.errors import DynintError, DynintWarning, Interrupted
 
 
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_command.add_parser(commands)
     reproduce_command.add_parser(commands)
     tune_command.add_parser(commands)
+    recommend_command.add_parser(commands)
     return parser
 
 
