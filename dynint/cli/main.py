@@ -16,7 +16,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import dynint
-from dynint.cli import datasets_command, recommend_command, reproduce_command, run_command, tune_command
+from dynint.cli import (
+    datasets_command,
+    export_command,
+    recommend_command,
+    reproduce_command,
+    run_command,
+    tune_command,
+)
 from dynint.errors import DynintError, DynintWarning, Interrupted
 
 
@@ -29,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce_command.add_parser(commands)
     tune_command.add_parser(commands)
     recommend_command.add_parser(commands)
+    export_command.add_parser(commands)
     return parser
 
 
