@@ -18,6 +18,7 @@ from typing import Any
 import dynint
 from dynint.cli import (
     datasets_command,
+    explain_command,
     export_command,
     recommend_command,
     reproduce_command,
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune_command.add_parser(commands)
     recommend_command.add_parser(commands)
     export_command.add_parser(commands)
+    explain_command.add_parser(commands)
     return parser
 
 

@@ -105,7 +105,7 @@ class LoadedRun:
         eval_set = EvalSet(users, np.ones(len(histories), dtype=np.int64), rows, np.zeros(len(histories)))
         lists = top_k_lists(self.scorer, eval_set, self.num_items, k, exclude_seen=exclude_seen, progress=False)
         recommended = []
-        titles = self._titles()
+        titles = self.item_titles()
         for row, items in enumerate(lists):
             scores = score_items(self.scorer, users[row : row + 1], rows.take(np.array([row])), items)[0]
             raw = self.data.interactions.item_ids
@@ -117,7 +117,8 @@ class LoadedRun:
             )
         return recommended
 
-    def _titles(self) -> list[str] | None:
+    def item_titles(self) -> list[str] | None:
+        """Each item's title (by internal id) where the data set has item text, else None."""
         features = self.data.interactions.item_features
         if features is None:
             return None

@@ -1,0 +1,130 @@
+"""Why a run recommends what it does: per recommended item, the weight of each recent history item.
+
+The weights come from occlusion, which every model and baseline supports alike: the history
+item at position `j` weighs `score(item | history) - score(item | history without j)`, what the
+recommendation loses when that event is removed (positive: the event supports it). For a
+sequence model only the last `max_length` items are read, so only those are occluded; for a
+baseline, the last `window` items.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dynint.data.ragged import Ragged
+from dynint.eval.scorer import score_items
+from dynint.io import write_json_atomic, write_text_atomic
+from dynint.serving.loading import LoadedRun, Recommendation
+
+DEFAULT_WINDOW = 20
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """`weights[i, j]`: how much history item `history[j]` adds to recommendation `i`'s score."""
+
+    user: str
+    method: str
+    history: list[str]
+    history_titles: list[str | None]
+    recommendations: list[Recommendation]
+    weights: np.ndarray
+
+    def top_reasons(self, count: int = 3) -> list[list[tuple[str, float]]]:
+        """Per recommendation, its `count` most supporting history items (raw id, weight)."""
+        order = np.argsort(-self.weights, axis=1, kind="stable")[:, :count]
+        return [[(self.history[j], float(self.weights[i, j])) for j in row] for i, row in enumerate(order)]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "user": self.user,
+            "method": self.method,
+            "history": self.history,
+            "recommendations": [asdict(r) for r in self.recommendations],
+            "weights": self.weights.round(6).tolist(),
+        }
+
+    def to_markdown(self, count: int = 3) -> str:
+        lines = [
+            f"Recommendations for user {self.user} and the history items behind them ({self.method}: the score "
+            "each loses without that item).",
+            "",
+            "| rank | item | score | strongest reasons (history item: weight) |",
+            "| --- | --- | --- | --- |",
+        ]
+        titles = dict(zip(self.history, self.history_titles, strict=True))
+        for rank, (recommendation, reasons) in enumerate(
+            zip(self.recommendations, self.top_reasons(count), strict=True), 1
+        ):
+            name = recommendation.item + (f" {recommendation.title}" if recommendation.title else "")
+            why = "; ".join(f"{item}{' ' + titles[item] if titles[item] else ''}: {w:+.3f}" for item, w in reasons)
+            lines.append(f"| {rank} | {name} | {recommendation.score:.4f} | {why} |")
+        return "\n".join(lines) + "\n"
+
+
+def explain_user(run: LoadedRun, user: Any, k: int = 10, window: int = DEFAULT_WINDOW) -> Explanation:
+    """Occlusion weights of the last `window` history items (a sequence model: at most its
+    `max_length`) for each of the user's top-`k` recommendations."""
+    recommendations = run.recommend_user(user, k)
+    history = run.history_of(user)
+    width = min(len(history), window, run.config.train.max_length)
+    if width == 0:
+        raise ValueError(f"user {user!r} has no events to explain recommendations with")
+    raw = run.data.interactions.item_ids
+    items = np.array([int(np.flatnonzero(raw.astype(str) == r.item)[0]) for r in recommendations])
+    start = len(history) - width
+    variants = [history] + [np.delete(history, start + j) for j in range(width)]
+    users = np.full(len(variants), run.user_index(user), dtype=np.int64)
+    scores = score_items(run.scorer, users, Ragged.from_rows(variants), items)  # (1 + width, k)
+    weights = (scores[0][None, :] - scores[1:]).T  # (k, width)
+    kept = history[start:]
+    titles = run.item_titles()
+    return Explanation(
+        user=str(user),
+        method="occlusion",
+        history=[str(raw[i]) for i in kept],
+        history_titles=[titles[i] if titles else None for i in kept],
+        recommendations=recommendations,
+        weights=np.asarray(weights, dtype=np.float64),
+    )
+
+
+def write_explanation(explanation: Explanation, out_dir: str | Path) -> list[Path]:
+    """`explanation.{md,json}` and, with matplotlib, `explanation.png` (a heat map) in `out_dir`."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "explanation.md", out / "explanation.json"]
+    write_text_atomic(written[0], explanation.to_markdown())
+    write_json_atomic(written[1], explanation.to_json())
+    if _heat_map(explanation, out / "explanation.png"):
+        written.append(out / "explanation.png")
+    return written
+
+
+def _heat_map(explanation: Explanation, path: Path) -> bool:
+    from dynint.plotting import pyplot_or_none
+
+    plt = pyplot_or_none()
+    if plt is None:
+        return False
+    weights = explanation.weights
+    figure, axis = plt.subplots(figsize=(1.2 + 0.35 * weights.shape[1], 1.2 + 0.35 * weights.shape[0]))
+    bound = float(np.abs(weights).max()) or 1.0
+    image = axis.imshow(weights, cmap="RdBu_r", vmin=-bound, vmax=bound, aspect="auto")
+    axis.set_xticks(range(weights.shape[1]), explanation.history, rotation=90, fontsize=7)
+    axis.set_yticks(range(weights.shape[0]), [r.item for r in explanation.recommendations], fontsize=7)
+    axis.set_xlabel("history item (oldest to newest)")
+    axis.set_ylabel("recommended item")
+    axis.set_title(f"user {explanation.user}: score lost without each history item", fontsize=9)
+    figure.colorbar(image, ax=axis, fraction=0.03)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp.png")
+    figure.savefig(temporary, dpi=120)
+    plt.close(figure)
+    temporary.replace(path)
+    return True
