@@ -15,6 +15,10 @@ evaluation row `r`, best first, `K' >= k`) and reads its first `k` columns:
 - `diversity`: intra-list diversity, 1 minus the mean cosine similarity of the items' feature
   bags over the pairs of each list, averaged over lists; an item without features is similar to
   nothing.
+
+`activity` is a fairness view of accuracy rather than of the lists: evaluation rows are split
+into `ACTIVITY_GROUPS` equal groups by the length of their history (q1: the least active users),
+and NDCG@K is reported per group with the gap between the best and the worst group.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from dynint.data.interactions import ItemFeatures
 from dynint.data.ragged import Ragged
 from dynint.errors import ConfigError
 
-BEYOND_ACCURACY_METRICS = ("coverage", "gini", "novelty", "popularity", "diversity")
+BEYOND_ACCURACY_METRICS = ("coverage", "gini", "novelty", "popularity", "diversity", "activity")
+LIST_METRICS = BEYOND_ACCURACY_METRICS[:5]
+ACTIVITY_GROUPS = 5
 _LABELS = {
     "coverage": "Coverage",
     "gini": "Gini",
@@ -143,6 +149,30 @@ def diversity(lists: np.ndarray, k: int, features: sparse.csr_matrix) -> float:
     return float(np.mean(1.0 - similarity / pairs))
 
 
+def activity_groups(history_lengths: np.ndarray, groups: int = ACTIVITY_GROUPS) -> np.ndarray:
+    """Group `0..groups-1` of each row: rows ordered by history length (then by position) and cut
+    into `groups` parts of equal size (the first parts one row larger where it does not divide)."""
+    order = np.lexsort((np.arange(len(history_lengths)), history_lengths))
+    labels = np.empty(len(history_lengths), dtype=np.int64)
+    for group, rows in enumerate(np.array_split(order, groups)):
+        labels[rows] = group
+    return labels
+
+
+def activity_metrics(ranks: np.ndarray, history_lengths: np.ndarray, ks: Sequence[int]) -> dict[str, float]:
+    """NDCG@K per activity group (`NDCG@10 q1` ... `q5`, q1 the least active) and `NDCG@10 gap`,
+    the best group's minus the worst's."""
+    labels = activity_groups(np.asarray(history_lengths))
+    metrics = {}
+    for k in ks:
+        gain = np.where(ranks < k, 1.0 / np.log2(np.asarray(ranks, np.float64) + 2.0), 0.0)
+        per_group = [float(gain[labels == group].mean()) for group in range(ACTIVITY_GROUPS) if np.any(labels == group)]
+        for group, value in enumerate(per_group, 1):
+            metrics[f"NDCG@{k} q{group}"] = value
+        metrics[f"NDCG@{k} gap"] = max(per_group) - min(per_group)
+    return metrics
+
+
 def beyond_accuracy_metrics(
     lists: np.ndarray, ks: Sequence[int], names: Sequence[str], facts: CatalogueFacts
 ) -> dict[str, float]:
@@ -155,6 +185,8 @@ def beyond_accuracy_metrics(
     metrics = {}
     for k in ks:
         for name in names:
+            if name == "activity":
+                continue  # from the ranks, not the lists (`activity_metrics`)
             if name == "coverage":
                 value = coverage(lists, k, facts.num_items)
             elif name == "gini":

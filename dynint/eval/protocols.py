@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from dynint.errors import ConfigError
 from dynint.eval.beyond_accuracy import check_metric_names
+from dynint.eval.rerank import RerankConfig
 
 
 @dataclass(frozen=True)
@@ -17,8 +18,11 @@ class RankingProtocol:
     change results. `kind="ctr"` (baselines only) evaluates instead under the CTR protocol of the
     config's `ctr` section, scoring each CTR sample's target (see `dynint.runner`).
     `beyond_accuracy` names metrics of the top-k lists themselves (`coverage`, `gini`, `novelty`,
-    `popularity`, `diversity`; see `dynint.eval.beyond_accuracy`), reported at each K beside the
-    accuracy metrics; the lists cost one more pass over the catalogue, so none by default."""
+    `popularity`, `diversity`, `activity`; see `dynint.eval.beyond_accuracy`), reported at each K
+    beside the accuracy metrics; the lists cost one more pass over the catalogue, so none by
+    default. `rerank` (full ranking only) re-ranks each row's best items before anything is
+    measured (`dynint.eval.rerank`, MMR): accuracy then counts the target's place in the
+    re-ranked top `max(ks)`."""
 
     kind: Literal["full", "sampled", "ctr"] = "full"
     ks: tuple[int, ...] = (5, 10, 20)
@@ -29,6 +33,7 @@ class RankingProtocol:
     item_chunk_size: int | None = None
     seed: int = 0
     beyond_accuracy: tuple[str, ...] = ()
+    rerank: RerankConfig = field(default_factory=RerankConfig)
 
     def __post_init__(self) -> None:
         if self.kind not in ("full", "sampled", "ctr"):
@@ -39,6 +44,10 @@ class RankingProtocol:
         object.__setattr__(self, "ks", tuple(self.ks))
         object.__setattr__(self, "beyond_accuracy", tuple(self.beyond_accuracy))
         check_metric_names(self.beyond_accuracy)
+        if self.rerank.kind != "none" and self.kind != "full":
+            raise ConfigError(
+                f"eval.rerank.kind={self.rerank.kind!r} re-ranks full rankings; eval.kind is {self.kind!r}"
+            )
         if not self.ks or any(not isinstance(k, int) or isinstance(k, bool) or k < 1 for k in self.ks):
             raise ConfigError(f"ks={self.ks!r}: expected a non-empty list of positive integers")
         for key in ("num_negatives", "batch_size"):

@@ -16,10 +16,12 @@ from __future__ import annotations
 import numpy as np
 
 from dynint.data.splits import EvalSet
-from dynint.eval.beyond_accuracy import CatalogueFacts, beyond_accuracy_metrics
+from dynint.errors import ConfigError
+from dynint.eval.beyond_accuracy import LIST_METRICS, CatalogueFacts, activity_metrics, beyond_accuracy_metrics
 from dynint.eval.negatives import sample_negatives
 from dynint.eval.protocols import RankingProtocol
 from dynint.eval.ranking_metrics import ranking_metrics
+from dynint.eval.rerank import mmr
 from dynint.eval.rows import check_eval_set, row_batches, sorted_unique_keys
 from dynint.eval.scorer import Scorer, checked_output, score_candidates, score_items
 from dynint.eval.top_k import top_k_lists
@@ -158,6 +160,8 @@ def evaluate_ranking(
     `negative_sampling="popularity"`; `catalogue` (the events visible at this stage) for, and
     only by, the beyond-accuracy metrics.
     """
+    if config.rerank.kind != "none":
+        return _reranked_metrics(scorer, eval_set, num_items, config, catalogue, progress)
     if config.kind == "full":
         ranks = full_ranking_ranks(
             scorer,
@@ -182,7 +186,9 @@ def evaluate_ranking(
         )
         ranks = sampled_ranking_ranks(scorer, eval_set, negatives, batch_size=config.batch_size, progress=progress)
     metrics = ranking_metrics(ranks, config.ks, users=eval_set.users)
-    if config.beyond_accuracy:
+    if "activity" in config.beyond_accuracy:
+        metrics.update(activity_metrics(ranks, eval_set.histories.lengths, config.ks))
+    if set(config.beyond_accuracy) & set(LIST_METRICS):
         if catalogue is None:
             raise ValueError("eval.beyond_accuracy needs the catalogue's facts (`catalogue`)")
         lists = top_k_lists(
@@ -203,3 +209,42 @@ def _check_positive(**values: int | None) -> None:
     for name, value in values.items():
         if value is not None and value < 1:
             raise ValueError(f"{name}={value}: expected a positive integer")
+
+
+def _reranked_metrics(
+    scorer: Scorer,
+    eval_set: EvalSet,
+    num_items: int,
+    config: RankingProtocol,
+    catalogue: CatalogueFacts | None,
+    progress: bool,
+) -> dict[str, float]:
+    """Metrics of the re-ranked top `max(ks)` lists: a row's rank is its target's place in its list
+    (`max(ks)` where it is missing), so the accuracy metrics at every K <= max(ks) are exact."""
+    if catalogue is None or catalogue.features is None:
+        raise ConfigError("eval.rerank needs item features (genres, categories, ...) to measure similarity")
+    k = min(max(config.ks), num_items)
+    candidates = top_k_lists(
+        scorer,
+        eval_set,
+        num_items,
+        min(max(config.rerank.candidates, k), num_items),
+        exclude_seen=config.exclude_seen,
+        keep_targets=True,
+        batch_size=config.batch_size,
+        progress=progress,
+    )
+    scores = np.empty(candidates.shape, dtype=np.float64)
+    for rows in row_batches(len(eval_set), config.batch_size, "re-ranking scores", progress):
+        batch = eval_set.take(rows)
+        scores[rows] = score_candidates(scorer, batch.users, batch.histories, candidates[rows])
+    lists = mmr(candidates, scores, catalogue.features, k, config.rerank.trade_off)
+    hit = lists == eval_set.targets[:, None]
+    ranks = np.where(hit.any(axis=1), hit.argmax(axis=1), k)
+    ks = tuple(size for size in config.ks if size <= k)
+    metrics = ranking_metrics(ranks, ks, users=eval_set.users)
+    if "activity" in config.beyond_accuracy:
+        metrics.update(activity_metrics(ranks, eval_set.histories.lengths, ks))
+    if set(config.beyond_accuracy) & set(LIST_METRICS):
+        metrics.update(beyond_accuracy_metrics(lists, ks, config.beyond_accuracy, catalogue))
+    return metrics

@@ -23,10 +23,13 @@ def top_k_lists(
     k: int,
     *,
     exclude_seen: bool = True,
+    keep_targets: bool = False,
     batch_size: int = 256,
     progress: bool = True,
 ) -> np.ndarray:
-    """`(len(eval_set), k)` item ids, best first (see the module notes)."""
+    """`(len(eval_set), k)` item ids, best first (see the module notes). With `keep_targets`, a
+    row's target stays a candidate even when its history holds it, as the ranking protocols
+    rank it: the lists' hits are then exactly the rows ranked below `k`."""
     check_eval_set(eval_set, num_items)
     if not 1 <= k <= num_items:
         raise ValueError(f"k={k}: expected 1..{num_items} (the catalogue's size)")
@@ -35,6 +38,9 @@ def top_k_lists(
         batch = eval_set.take(rows)
         if exclude_seen:
             pair_rows, pair_items = batch.histories.row_ids(), batch.histories.values
+            if keep_targets:
+                kept = pair_items != batch.targets[pair_rows]
+                pair_rows, pair_items = pair_rows[kept], pair_items[kept]
         else:
             pair_rows, pair_items = np.zeros(0, np.int64), np.zeros(0, np.int64)
         if hasattr(scorer, "top_k"):

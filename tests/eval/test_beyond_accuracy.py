@@ -88,3 +88,15 @@ def test_poprec_shows_fewer_and_more_popular_items_than_itemknn_on_ml_100k(share
     assert pop["Gini@10"] > knn["Gini@10"] > 0.5
     assert pop["ARP@10"] > knn["ARP@10"] and pop["Novelty@10"] < knn["Novelty@10"]
     assert 0.0 < knn["ILD@10"] <= 1.0  # ml-100k genres give the feature bags
+
+
+def test_activity_groups_split_rows_by_history_length_and_report_each_groups_ndcg():
+    lengths = np.array([5, 1, 3, 2, 4])
+    np.testing.assert_array_equal(ba.activity_groups(lengths), [4, 0, 2, 1, 3])
+    # 7 rows in 3 groups of 3, 2, 2: lengths 1, 2, 2 | 3, 3 | 7, 9.
+    np.testing.assert_array_equal(ba.activity_groups(np.array([2, 2, 1, 7, 3, 3, 9]), 3), [0, 0, 0, 2, 1, 1, 2])
+    metrics = ba.activity_metrics(np.array([0, 1, 20, 0, 3]), lengths, (10,))
+    expected = {"q1": 1 / math.log2(3), "q2": 1.0, "q3": 0.0, "q4": 1 / math.log2(5), "q5": 1.0}
+    for group, value in expected.items():
+        assert metrics[f"NDCG@10 {group}"] == pytest.approx(value)
+    assert metrics["NDCG@10 gap"] == pytest.approx(1.0)
