@@ -59,6 +59,18 @@ def metric_label(name: str, k: int) -> str:
     return f"{_LABELS[name]}@{k}"
 
 
+def beyond_accuracy_metric_names(names: Sequence[str], ks: Sequence[int]) -> list[str]:
+    """The names the metrics `names` are reported under at each K in `ks`."""
+    reported = []
+    for k in ks:
+        for name in names:
+            if name == "activity":
+                reported += [f"NDCG@{k} q{group}" for group in range(1, ACTIVITY_GROUPS + 1)] + [f"NDCG@{k} gap"]
+            elif name != "diversity" or k >= 2:
+                reported.append(metric_label(name, k))
+    return reported
+
+
 @dataclass(frozen=True)
 class CatalogueFacts:
     """What the beyond-accuracy metrics need besides the lists: `item_events[i]` visible events

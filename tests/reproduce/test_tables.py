@@ -2,6 +2,7 @@ import pytest
 
 from dynint.components import get_model_entry
 from dynint.config.loader import load_config
+from dynint.eval.beyond_accuracy import beyond_accuracy_metric_names
 from dynint.eval.ctr_protocol import CTR_METRICS
 from dynint.eval.multitask_metrics import multitask_metric_names
 from dynint.models.multitask.config import TASKS
@@ -30,7 +31,8 @@ def reported_metrics(table, row, dataset) -> tuple[str, set[str]]:
         trained = multitask_metric_names(config.model.tasks)
         assert config.train.early_stopping_metric in trained
         return "multitask", set(trained)
-    return "ranking", {f"{m}@{k}" for m in ("HR", "NDCG", "MRR", "Recall") for k in config.eval.ks}
+    accuracy = {f"{m}@{k}" for m in ("HR", "NDCG", "MRR", "Recall") for k in config.eval.ks}
+    return "ranking", accuracy | set(beyond_accuracy_metric_names(config.eval.beyond_accuracy, config.eval.ks))
 
 
 @pytest.mark.parametrize("table,row,dataset", CELLS, ids=[f"{t.name}-{r.model}-{d}" for t, r, d in CELLS])
