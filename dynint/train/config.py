@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from dynint.errors import ConfigError
+from dynint.privacy.config import PrivacyConfig
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ class TrainConfig:
     epoch's batches), so a killed run loses at most that many steps. SIGINT and SIGTERM save one at
     the next step boundary. These settings change nothing while training goes well, so a run
     may be resumed with other values.
+
+    `privacy` trains with DP-SGD (next-item sequence models; see `dynint.privacy.config`): the
+    loop then reports each epoch's spent epsilon and stops at `privacy.target_epsilon`.
 
     `refit_for_test` (sequence models): once early stopping has chosen the best epoch `E` on
     validation, a second model is trained from the same initial parameters for `E` epochs on the
@@ -77,6 +81,7 @@ class TrainConfig:
     on_nonfinite: Literal["stop", "skip"] = "stop"
     max_consecutive_nonfinite: int = 10
     checkpoint_every_steps: int | None = None
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
 
     def checkpoint_directory(self, run_dir: str | Path) -> Path:
         """Where the run in `run_dir` keeps its checkpoints: `checkpoint_dir`, else `run_dir/checkpoints`."""
@@ -104,6 +109,11 @@ class TrainConfig:
             raise ConfigError(
                 f"train.checkpoint_every_steps={self.checkpoint_every_steps!r}: expected a positive number of "
                 "steps, or null to checkpoint after each epoch only"
+            )
+        if self.privacy.enabled and self.refit_for_test:
+            raise ConfigError(
+                "train.privacy with train.refit_for_test would train a second time on the users' data (twice the "
+                "privacy cost); set train.refit_for_test=false"
             )
         if self.clip_norm is not None and self.clip_norm <= 0:
             raise ConfigError(f"train.clip_norm={self.clip_norm!r}: expected a positive number or null")

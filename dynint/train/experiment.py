@@ -230,6 +230,8 @@ def trained_run(loop: LoopProgress, test: dict[str, float], test_time: float, **
         "test_time_s": test_time,
         **extra,
     }
+    if "epsilon" in loop.history[-1]:  # DP-SGD: what the whole training spent
+        record["epsilon"], record["delta"] = loop.history[-1]["epsilon"], loop.history[-1]["delta"]
     return TrainedRun({"valid": loop.history[loop.best_epoch - 1]["valid"], "test": test}, record)
 
 

@@ -36,6 +36,8 @@ from tqdm.auto import tqdm
 from dynint.distributed.runtime import barrier, global_batch, host_copy, is_primary, same_on_every_process
 from dynint.errors import ConfigError, Interrupted, TrainingDiverged
 from dynint.io import append_jsonl, write_text_atomic
+from dynint.privacy.accounting import epsilon_spent
+from dynint.privacy.dpsgd import private_value_and_grad
 from dynint.train import sharding
 from dynint.train.checkpoint import Checkpoints
 from dynint.train.config import TrainConfig
@@ -166,7 +168,14 @@ def fit(
     shardings = sharding.state_shardings(mesh, state)
     state = jax.device_put(state, shardings)
     loss = with_compute_dtype(loss, train.dtype)
-    step = make_train_step(loss, optimizer, mesh, shardings, nonfinite_limit=train.nonfinite_limit)
+    gradient = None
+    if train.privacy.enabled:
+        if not hasattr(batches, "num_sequences"):
+            raise ConfigError("train.privacy: DP-SGD is implemented for next-item sequence models only")
+        gradient = private_value_and_grad(loss, train.privacy.clip_norm, train.privacy.noise_multiplier)
+    step = make_train_step(
+        loss, optimizer, mesh, shardings, nonfinite_limit=train.nonfinite_limit, value_and_grad=gradient
+    )
     if jax.process_count() > 1:  # each process hands its devices their share of the batch
         step = _with_global_batches(step, sharding.batch_sharding(mesh))
 
@@ -341,13 +350,15 @@ class _Trainer:
         train, loop = self.train, self.loop
         show = progress and sys.stderr.isatty()
         for epoch in range(loop.epoch + 1, train.max_epochs + 1):
-            if loop.bad_epochs >= train.patience:
+            if loop.bad_epochs >= train.patience or self._privacy_budget_spent():
                 break
             entry = self._train_epoch(epoch, interrupt, show)
             started = time.perf_counter()
             metrics = same_on_every_process(validate(self.state.params)) if validate is not None else {}
             entry["valid_time_s"] = time.perf_counter() - started
             entry["valid"] = metrics
+            if train.privacy.enabled:
+                entry["epsilon"], entry["delta"] = self._epsilon_spent(), self._delta()
             # Without validation every epoch counts as the best so far, so the last one is kept.
             value = metrics[train.early_stopping_metric] if validate is not None else float(epoch)
             if loop.record(epoch, value, entry):
@@ -364,6 +375,21 @@ class _Trainer:
                 on_epoch_end(epoch)
             if interrupt.signum is not None:
                 raise self._interrupted(interrupt.signum, f"after epoch {epoch} (step {entry['step']})")
+
+    def _epsilon_spent(self) -> float:
+        """DP-SGD's epsilon after the steps taken so far (`dynint.privacy.accounting`)."""
+        rate = min(self.train.batch_size / self.batches.num_sequences, 1.0)
+        return epsilon_spent(self.train.privacy.noise_multiplier, rate, int(self.state.step), self._delta())
+
+    def _delta(self) -> float:
+        return self.train.privacy.delta or 1.0 / self.batches.num_sequences
+
+    def _privacy_budget_spent(self) -> bool:
+        """Whether the last finished epoch reached `train.privacy.target_epsilon`."""
+        target = self.train.privacy.target_epsilon
+        if not self.train.privacy.enabled or target is None or not self.loop.history:
+            return False
+        return self.loop.history[-1].get("epsilon", 0.0) >= target
 
     def _train_epoch(self, epoch: int, interrupt: _Interrupt, show: bool) -> dict[str, Any]:
         """Train the epoch's batches (from where a save within it left off); returns its log entry."""

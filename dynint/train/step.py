@@ -60,6 +60,7 @@ def make_train_step(
     state_shardings: Any,
     *,
     nonfinite_limit: int = 1,
+    value_and_grad: Callable[[Any, Any, jax.Array], tuple[jax.Array, Any]] | None = None,
 ) -> Callable[[TrainState, StepGuard, Any], tuple[TrainState, StepGuard, jax.Array]]:
     """`step(state, guard, batch) -> (new state, new guard, loss)`, jit-compiled with the state
     donated: every array of a batch split over the mesh's `data` axis (its first dimension), the
@@ -69,11 +70,13 @@ def make_train_step(
     as they were (and reports a NaN loss); after `nonfinite_limit` such steps in a row the guard
     halts, and that step and every later one change nothing, not even `state.step`, so the state
     remains the last good one. The check costs no host sync: the caller reads `guard.halted`
-    when it syncs anyway."""
+    when it syncs anyway. `value_and_grad` replaces `jax.value_and_grad(loss)` (DP-SGD's private
+    gradient, `dynint.privacy.dpsgd`)."""
+    gradient = value_and_grad or jax.value_and_grad(loss)
 
     def train_step(state: TrainState, guard: StepGuard, batch: Any) -> tuple[TrainState, StepGuard, jax.Array]:
         key = jax.random.fold_in(jax.random.wrap_key_data(state.key), state.step)
-        value, grads = jax.value_and_grad(loss)(state.params, batch, key)
+        value, grads = gradient(state.params, batch, key)
         cause = jnp.where(jnp.isfinite(value), 0, NONFINITE_LOSS)
         cause |= jnp.where(jnp.isfinite(optax.tree.norm(grads)), 0, NONFINITE_GRADIENT)
         nonfinite = cause > 0

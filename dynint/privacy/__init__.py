@@ -1,0 +1,1 @@
+"""Differentially private training: DP-SGD with user-level clipping and noise, and its accounting."""

@@ -1,0 +1,43 @@
+"""`train.privacy`: the DP-SGD settings of a run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dynint.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    """DP-SGD (Abadi et al., CCS 2016) at the user level: one example is one user's whole training
+    sequence (every next-item position of it together), so the guarantee covers a user.
+
+    Each step clips every example's gradient to L2 norm `clip_norm`, sums them, adds Gaussian noise
+    of standard deviation `noise_multiplier * clip_norm` to every coordinate, and divides by the
+    batch's example count. `delta` (None: 1 / the number of training users) is the delta of the
+    reported epsilon; with `target_epsilon`, training stops after the first epoch whose epsilon
+    reaches it. Accounting (`dynint.privacy.accounting`) treats each batch as a Poisson sample of
+    rate batch size / users, the usual DP-SGD analysis; the loop's shuffled fixed-size batches only
+    approximate that sampling (stated with the results). Noise covers every parameter, the item
+    table included (no sparse treatment).
+    """
+
+    enabled: bool = False
+    clip_norm: float = 1.0
+    noise_multiplier: float = 1.0
+    delta: float | None = None
+    target_epsilon: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.clip_norm > 0:
+            raise ConfigError(
+                f"train.privacy.clip_norm={self.clip_norm!r}: expected a positive number (inf: no clipping)"
+            )
+        if self.noise_multiplier > 0 and self.clip_norm == float("inf"):
+            raise ConfigError("train.privacy: noise needs a finite clip_norm (it is scaled by it)")
+        if self.noise_multiplier < 0:
+            raise ConfigError(f"train.privacy.noise_multiplier={self.noise_multiplier!r}: expected a number >= 0")
+        if self.delta is not None and not 0 < self.delta < 1:
+            raise ConfigError(f"train.privacy.delta={self.delta!r}: expected a value in (0, 1) or null")
+        if self.target_epsilon is not None and not self.target_epsilon > 0:
+            raise ConfigError(f"train.privacy.target_epsilon={self.target_epsilon!r}: expected a positive number")

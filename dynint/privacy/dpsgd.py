@@ -1,0 +1,68 @@
+"""The DP-SGD gradient of a sequence model's batch: per-user gradients, clipped, summed, noised."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from dynint.train.batching import TrainBatch
+
+LossFn = Callable[[Any, Any, jax.Array], jax.Array]
+
+
+def per_user_batches(batch: TrainBatch) -> TrainBatch:
+    """`batch` as `B` single-row batches stacked on a leading axis: row `b`'s inputs `(1, L)` with
+    its own predicted positions (`L` token slots, unused ones weighted 0)."""
+    rows, length = batch.inputs.shape
+    flat = rows * length
+    target = jnp.zeros(flat, batch.token_target.dtype).at[batch.token_index].set(batch.token_target, mode="drop")
+    weight = jnp.zeros(flat, batch.token_weight.dtype).at[batch.token_index].add(batch.token_weight, mode="drop")
+    size = None if batch.catalogue_size is None else batch.catalogue_size[:, None]
+    return TrainBatch(
+        inputs=batch.inputs[:, None, :],
+        token_index=jnp.broadcast_to(jnp.arange(length, dtype=batch.token_index.dtype), (rows, length)),
+        token_target=target.reshape(rows, length),
+        token_weight=weight.reshape(rows, length),
+        catalogue_size=size,
+    )
+
+
+def private_value_and_grad(
+    loss: LossFn, clip_norm: float, noise_multiplier: float
+) -> Callable[[Any, TrainBatch, jax.Array], tuple[jax.Array, Any]]:
+    """`(params, batch, key) -> (loss, gradient)` under DP-SGD, for `B'` users with a predicted
+    position and `N` positions in the batch. User `i` (`n_i` positions, mean loss `m_i`) is one
+    example with loss `L_i = B' n_i m_i / N`, so that the mean of the `L_i` is the batch's mean
+    over positions, the non-private loss. Each `grad L_i` is clipped to `clip_norm`; the clipped
+    gradients are summed, Gaussian noise of std `noise_multiplier * clip_norm` is added to every
+    coordinate, and the sum is divided by `B'`. With no noise and no clipping (`inf`) this is the
+    non-private gradient (dropout and sampled negatives aside: each user draws their own)."""
+
+    def value_and_grad(params: Any, batch: TrainBatch, key: jax.Array) -> tuple[jax.Array, Any]:
+        step_key, noise_key = jax.random.split(key)
+        users = per_user_batches(batch)
+        keys = jax.random.split(step_key, batch.inputs.shape[0])
+        means, grads = jax.vmap(jax.value_and_grad(loss), in_axes=(None, 0, 0))(params, users, keys)
+        positions = jnp.sum(users.token_weight, axis=1)
+        present = (positions > 0).astype(jnp.float32)
+        count = jnp.maximum(jnp.sum(present), 1.0)
+        weight = count * positions / jnp.maximum(jnp.sum(positions), 1.0)  # L_i = weight_i * m_i
+        norms = weight * jax.vmap(optax.tree.norm)(grads)
+        scale = present * weight * jnp.minimum(1.0, clip_norm / jnp.maximum(norms, 1e-30))
+        summed = jax.tree.map(lambda g: jnp.tensordot(scale, g, axes=1), grads)
+        leaves, treedef = jax.tree.flatten(summed)
+        noise_keys = jax.random.split(noise_key, len(leaves))
+        noised = [
+            (leaf + noise_multiplier * clip_norm * jax.random.normal(k, leaf.shape, leaf.dtype)) / count
+            if noise_multiplier
+            else leaf / count
+            for leaf, k in zip(leaves, noise_keys, strict=True)
+        ]
+        value = jnp.sum(present * weight * means) / count
+        return value, jax.tree.unflatten(treedef, noised)
+
+    return value_and_grad
