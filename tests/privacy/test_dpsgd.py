@@ -17,7 +17,7 @@ from flax import nnx
 from dynint.data.prepared import prepare_data
 from dynint.errors import ConfigError
 from dynint.models import MODELS
-from dynint.privacy.accounting import epsilon_spent
+from dynint.privacy.accounting import epsilon_spent, noise_for_epsilon
 from dynint.privacy.config import PrivacyConfig
 from dynint.privacy.dpsgd import per_user_batches, private_value_and_grad
 from dynint.runner import run_experiment
@@ -120,3 +120,9 @@ def test_bad_privacy_settings_are_refused_by_name(tmp_path):
         PrivacyConfig(clip_norm=math.inf, noise_multiplier=1.0)
     with pytest.raises(ConfigError, match="refit_for_test"):
         tiny_config(tmp_path, train={"refit_for_test": True, "privacy": {"enabled": True}})
+
+
+def test_the_calibrated_noise_spends_the_target_epsilon_and_no_more():
+    sigma = noise_for_epsilon(4.0, 128 / 943, 400, 1 / 943)
+    assert epsilon_spent(sigma, 128 / 943, 400, 1 / 943) <= 4.0
+    assert epsilon_spent(sigma * 0.99, 128 / 943, 400, 1 / 943) > 4.0
