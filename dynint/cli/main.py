@@ -23,6 +23,7 @@ from dynint.cli import (
     recommend_command,
     reproduce_command,
     run_command,
+    runs_command,
     tune_command,
 )
 from dynint.errors import DynintError, DynintWarning, Interrupted
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     recommend_command.add_parser(commands)
     export_command.add_parser(commands)
     explain_command.add_parser(commands)
+    runs_command.add_parser(commands)
     return parser
 
 

@@ -36,12 +36,14 @@ from tqdm.auto import tqdm
 from dynint.distributed.runtime import barrier, global_batch, host_copy, is_primary, same_on_every_process
 from dynint.errors import ConfigError, Interrupted, TrainingDiverged
 from dynint.io import append_jsonl, write_text_atomic
+from dynint.observability.curves import plot_runs
+from dynint.observability.tensorboard import EpochWriter
 from dynint.privacy.accounting import epsilon_spent
 from dynint.privacy.dpsgd import private_value_and_grad
 from dynint.train import sharding
 from dynint.train.checkpoint import Checkpoints
 from dynint.train.config import TrainConfig
-from dynint.train.optim import make_optimizer
+from dynint.train.optim import learning_rate_schedule, make_optimizer
 from dynint.train.precision import with_compute_dtype
 from dynint.train.state import StepGuard, TrainState, init_guard, init_state, nonfinite_quantity
 from dynint.train.step import LossFn, make_train_step
@@ -186,6 +188,8 @@ def fit(
         barrier("fresh checkpoints")
     checkpoints = Checkpoints(checkpoint_dir) if train.checkpoint else None
     trainer = _Trainer(train, seed, step, batches, checkpoints, state, LoopProgress(signature=signature or {}))
+    if is_primary():  # TensorBoard event files, written once
+        trainer.writer = EpochWriter(run_dir, learning_rate_schedule(train, steps_per_epoch * train.max_epochs))
     try:
         if train.resume:
             trainer.resume()
@@ -198,6 +202,11 @@ def fit(
     finally:
         if checkpoints is not None:
             checkpoints.close()
+        if trainer.writer is not None:
+            trainer.writer.close()
+    if is_primary() and trainer.loop.history:
+        metric = train.early_stopping_metric if validate is not None else ""
+        plot_runs({run_dir.name: trainer.loop.history}, metric, run_dir / "curves.png")
     if trainer.best_params is None:
         raise RuntimeError("training ran no epoch, so there is no best checkpoint to evaluate")
     return FitResult(trainer.best_params, trainer.loop, host_copy(trainer.state.opt_state))
@@ -319,6 +328,7 @@ class _Trainer:
         self.state, self.loop = state, loop
         self.guard: StepGuard = init_guard()
         self.best_params: Any = None
+        self.writer: EpochWriter | None = None
 
     def resume(self) -> None:
         """Continue from the latest checkpoint (nothing to do if none was saved)."""
@@ -369,6 +379,8 @@ class _Trainer:
             if self.checkpoints is not None:
                 self.checkpoints.latest.save(entry["step"], self.state, loop.to_json())
             append_jsonl(log, entry)
+            if self.writer is not None:
+                self.writer.write(entry)
             if progress:  # one line per epoch, also when stderr is a log file rather than a terminal
                 tqdm.write(_summary(entry, train.early_stopping_metric, loop, train.max_epochs), file=sys.stderr)
             if on_epoch_end is not None:
