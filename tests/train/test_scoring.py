@@ -242,4 +242,5 @@ def test_top_k_lists_on_the_device_equal_sorting_every_score_on_real_data_with_t
             _ScoresOnly(scorer), eval_set, split.num_items, 20, exclude_seen=exclude_seen, progress=False
         )
         np.testing.assert_array_equal(on_device, generic)
-    assert np.isin(on_device, np.arange(1, 301)).any(axis=1).all()  # the tied block is at the top: ties decided
+    # Some lists hold several of the tied items, so their order was decided by the tie rule.
+    assert (np.isin(on_device, np.arange(1, 301)).sum(axis=1) >= 2).any()
