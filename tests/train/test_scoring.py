@@ -236,11 +236,11 @@ def test_top_k_lists_on_the_device_equal_sorting_every_score_on_real_data_with_t
     scorer = SequenceScorer(graphdef, params, NextItemObjective(), max_length=20, buckets=(8, 20), rows_per_call=256)
     eval_set = split.eval_set("test")
     eval_set = eval_set.take(np.arange(0, len(eval_set), 23))
-    for exclude_seen in (True, False):
-        on_device = top_k_lists(scorer, eval_set, split.num_items, 20, exclude_seen=exclude_seen, progress=False)
+    for exclude_seen, k in ((True, 20), (False, 20), (True, 2000)):
+        on_device = top_k_lists(scorer, eval_set, split.num_items, k, exclude_seen=exclude_seen, progress=False)
         generic = top_k_lists(
-            _ScoresOnly(scorer), eval_set, split.num_items, 20, exclude_seen=exclude_seen, progress=False
+            _ScoresOnly(scorer), eval_set, split.num_items, k, exclude_seen=exclude_seen, progress=False
         )
         np.testing.assert_array_equal(on_device, generic)
-    # Some lists hold several of the tied items, so their order was decided by the tie rule.
+    # Some long lists hold many of the tied items, so their order was decided by the tie rule.
     assert (np.isin(on_device, np.arange(1, 301)).sum(axis=1) >= 2).any()
