@@ -804,7 +804,9 @@ TABLES: dict[str, TableSpec] = {
             "adds nothing measurable to SASRec-CE here, so the 3 % criterion is not met. In this 5-core file every "
             "item has at least 5 training events, and the id vectors learn what the coarse attributes say. Under "
             "the CTR protocol the same attributes help DIEN markedly (see the dien rows): its one sampled negative "
-            "per positive is often told apart by category alone.",
+            "per positive is often told apart by category alone. On amazon-sports (seed 0, hidden 128): "
+            "id+attributes 0.0320 against id 0.0332 test NDCG@10, validation 0.0335 against 0.0332 (best epoch 8 "
+            "for both): the same picture, below the 3 % criterion on both Amazon sets.",
             "Item cold start on ml-100k (168 validation-cold and 168 test-cold items; 913 validation and 923 test "
             "rows; test NDCG@10, mean ± std): sasrec-text-adaptor 0.0725 ± 0.0140 (3 seeds: 0.0848, 0.0573, "
             "0.0755; validation 0.0511 to 0.0650) is 3.5 times the TF-IDF content baseline (0.0207; 0.0281 with "
