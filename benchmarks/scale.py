@@ -204,6 +204,13 @@ def run_configuration(args: argparse.Namespace, items: int, devices: int) -> dic
     raise SystemExit(f"{items} items on {devices} devices: both attempts exceeded {args.timeout} s")
 
 
+def _write_rows(rows: list[dict], path: Path) -> None:
+    from dynint.io import write_text_atomic
+
+    lines = [",".join(_FIELDS)] + [",".join(str(row[field]) for field in _FIELDS) for row in rows]
+    write_text_atomic(path, "\n".join(lines) + "\n")
+
+
 def plot(rows: list[dict], platform: str, path: Path) -> bool:
     from dynint.plotting import pyplot_or_none
 
@@ -258,16 +265,23 @@ def main() -> int:
 
     import jax
 
-    from dynint.io import write_json_atomic, write_text_atomic
+    from dynint.io import write_json_atomic
     from dynint.provenance import provenance
 
     platform = jax.devices()[0].platform
+    results = Path(args.results_dir)
+    stem = f"scale_{platform}"
     rows = []
     for items in (int(value) for value in args.items.split(",")):
         for devices in (int(value) for value in args.devices.split(",")):
             print(f"{items} items, {devices} device(s) ...", flush=True)
-            row = run_configuration(args, items, devices)
+            try:
+                row = run_configuration(args, items, devices)
+            except SystemExit as failure:  # the rows measured so far are kept (below), this one is reported
+                print(f"  not measured: {failure}", flush=True)
+                continue
             rows.append(row)
+            _write_rows(rows, results / f"{stem}.partial.csv")  # survives a later configuration's failure
             print(
                 f"  {row['train_events']} events in {row['epoch_s']} s ({row['events_per_s']:.0f}/s), "
                 f"validation {row['valid_s']} s, item table {row['item_table_bytes_per_device'] / 2**20:.1f} MiB "
@@ -283,10 +297,10 @@ def main() -> int:
                 if devices > 1:
                     share = row["item_table_bytes_per_device"] / one
                     print(f"{items} items: item-table bytes per device on {devices} devices / 1 device = {share:.4f}")
-    results = Path(args.results_dir)
-    stem = f"scale_{platform}"
-    lines = [",".join(_FIELDS)] + [",".join(str(row[field]) for field in _FIELDS) for row in rows]
-    write_text_atomic(results / f"{stem}.csv", "\n".join(lines) + "\n")
+    if not rows:
+        raise SystemExit("no configuration was measured")
+    _write_rows(rows, results / f"{stem}.csv")
+    (results / f"{stem}.partial.csv").unlink(missing_ok=True)
     plot(rows, platform, results / f"{stem}.png")
     command = " ".join(["python benchmarks/scale.py", *sys.argv[1:]])
     write_json_atomic(
