@@ -10,6 +10,7 @@ One scalar series per logged quantity: `train/loss`, `train/examples_per_s`, `tr
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ class EpochWriter:
             self._writer.add_scalar("train/time_s", float(entry["train_time_s"]), epoch)
         for name, value in (entry.get("valid") or {}).items():
             self._writer.add_scalar(f"valid/{name}", float(value), epoch)
-        if "epsilon" in entry:
+        if "epsilon" in entry and math.isfinite(entry["epsilon"]):  # clipping without noise spends an infinite epsilon
             self._writer.add_scalar("privacy/epsilon", float(entry["epsilon"]), epoch)
         if self._learning_rate is not None and "step" in entry:
             self._writer.add_scalar("train/learning_rate", float(self._learning_rate(entry["step"])), epoch)
