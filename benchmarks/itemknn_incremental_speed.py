@@ -26,7 +26,7 @@ from dynint.config import load_config
 from dynint.data.registry import load_dataset
 from dynint.data.synthetic import SyntheticConfig, generate_drifting_interactions
 from dynint.io import write_json_atomic, write_text_atomic
-from dynint.plotting import pyplot_or_none
+from dynint.plotting import pyplot_or_none, save_figure
 from dynint.provenance import REPO_ROOT, provenance
 from dynint.temporal.baseline_learner import stream_fit_data
 from dynint.temporal.config import TemporalConfig
@@ -88,8 +88,7 @@ def plot(rows: list[dict], dataset: str, path: Path) -> bool:
     axis.set_title(f"ItemKNN updates on {dataset} (2 CPU cores)")
     axis.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    save_figure(figure, path, dpi=120)
     return True
 
 

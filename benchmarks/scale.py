@@ -212,7 +212,7 @@ def _write_rows(rows: list[dict], path: Path) -> None:
 
 
 def plot(rows: list[dict], platform: str, path: Path) -> bool:
-    from dynint.plotting import pyplot_or_none
+    from dynint.plotting import pyplot_or_none, save_figure
 
     plt = pyplot_or_none()
     if plt is None:
@@ -238,8 +238,7 @@ def plot(rows: list[dict], platform: str, path: Path) -> bool:
     axes[0].legend(fontsize=8)
     figure.suptitle(f"SASRec ({rows[0]['loss']}) scaling on {platform}", fontsize=11)
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    save_figure(figure, path, dpi=120)
     return True
 
 

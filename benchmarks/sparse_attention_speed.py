@@ -46,7 +46,7 @@ from dynint.data.synthetic import SyntheticConfig, generate_drifting_interaction
 from dynint.io import write_json_atomic, write_text_atomic
 from dynint.models import MODELS
 from dynint.models.sparse_attention import AttentionPattern
-from dynint.plotting import pyplot_or_none
+from dynint.plotting import pyplot_or_none, save_figure
 from dynint.provenance import REPO_ROOT, provenance
 from dynint.train import sharding
 from dynint.train.batching import TrainBatch
@@ -169,7 +169,7 @@ def plot(rows: list[Measurement], path: Path, title: str) -> bool:
         axis.legend(fontsize=8)
     figure.suptitle(title, fontsize=10)
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    save_figure(figure, path, dpi=120)
     return True
 
 

@@ -35,8 +35,6 @@ def compare_runs(args: argparse.Namespace) -> int:
         best = best_epoch(entries, args.metric)
         shown = f"{best[0]:>10}  {best[1]:.4f}" if best else f"{'-':>10}  -"
         print(f"{label:<{width}}  {len(entries):>6}  {shown}")
-    if plot_runs(runs, args.metric, args.out):
+    if plot_runs(runs, args.metric, args.out):  # without matplotlib, pyplot_or_none says why there is none
         print(f"wrote {args.out}")
-    else:
-        print("matplotlib is not installed: no figure (pip install -e '.[bench]')")
     return 0

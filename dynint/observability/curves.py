@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dynint.plotting import pyplot_or_none
+from dynint.plotting import pyplot_or_none, save_figure
 
 METRICS_LOG = "metrics.jsonl"
 
@@ -39,11 +39,7 @@ def plot_runs(runs: dict[str, list[dict[str, Any]]], metric: str, path: str | Pa
         axis.legend(fontsize=7)
     figure.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(temporary, dpi=110)
-    plt.close(figure)
-    temporary.replace(path)
+    save_figure(figure, path, dpi=110)
     return True
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dynint.plotting import pyplot_or_none
+from dynint.plotting import pyplot_or_none, save_figure
 
 ACCURACY, DIVERSITY = "NDCG@10", "ILD@10"
 MMR_PREFIX = "itemknn-mmr-"
@@ -49,9 +49,5 @@ def plot_table(table: dict[str, Any], path: Path) -> bool:
         axis.set_title(dataset)
         axis.legend(fontsize=7, loc="lower left")
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(temporary, dpi=120)
-    plt.close(figure)
-    temporary.replace(path)
+    save_figure(figure, path, dpi=120)
     return True

@@ -75,7 +75,7 @@ def explain_user(run: LoadedRun, user: Any, k: int = 10, window: int = DEFAULT_W
     if width == 0:
         raise ValueError(f"user {user!r} has no events to explain recommendations with")
     raw = run.data.interactions.item_ids
-    items = np.array([int(np.flatnonzero(raw.astype(str) == r.item)[0]) for r in recommendations])
+    items = np.array([run.item_index(r.item) for r in recommendations])
     start = len(history) - width
     variants = [history] + [np.delete(history, start + j) for j in range(width)]
     users = np.full(len(variants), run.user_index(user), dtype=np.int64)
@@ -106,7 +106,7 @@ def write_explanation(explanation: Explanation, out_dir: str | Path) -> list[Pat
 
 
 def _heat_map(explanation: Explanation, path: Path) -> bool:
-    from dynint.plotting import pyplot_or_none
+    from dynint.plotting import pyplot_or_none, save_figure
 
     plt = pyplot_or_none()
     if plt is None:
@@ -122,9 +122,5 @@ def _heat_map(explanation: Explanation, path: Path) -> bool:
     axis.set_title(f"user {explanation.user}: score lost without each history item", fontsize=9)
     figure.colorbar(image, ax=axis, fraction=0.03)
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(temporary, dpi=120)
-    plt.close(figure)
-    temporary.replace(path)
+    save_figure(figure, path, dpi=120)
     return True

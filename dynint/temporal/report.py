@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from dynint.plotting import pyplot_or_none
+from dynint.plotting import pyplot_or_none, save_figure
 
 METRIC = "NDCG@10"
 
@@ -103,9 +103,5 @@ def plot_table(table: dict[str, Any], path: Path) -> bool:
         else:
             buckets.axis("off")
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(temporary, dpi=110)
-    plt.close(figure)
-    temporary.replace(path)
+    save_figure(figure, path, dpi=110)
     return True
