@@ -10,8 +10,7 @@ import jax.numpy as jnp
 import optax
 
 from dynint.train.batching import TrainBatch
-
-LossFn = Callable[[Any, Any, jax.Array], jax.Array]
+from dynint.train.step import LossFn
 
 
 def per_user_batches(batch: TrainBatch) -> TrainBatch:

@@ -144,11 +144,7 @@ class SequenceScorer:
         """Full ranking ranks (see `dynint.eval.scorer`) computed next to the scores, so the
         `(B, V)` score matrix never leaves the device. The excluded pairs are padded to a power of
         two, which keeps the number of compiled shapes small."""
-        size = max(_MIN_ROWS, 1 << max(len(excluded_rows) - 1, 0).bit_length())
-        rows = np.zeros(size, dtype=np.int32)
-        items = np.zeros(size, dtype=np.int32)  # item 0 is never a candidate: padding pairs count nothing
-        rows[: len(excluded_rows)] = excluded_rows
-        items[: len(excluded_items)] = excluded_items
+        rows, items = _padded_pairs(excluded_rows, excluded_items)
         representations = self._representations(users, histories)
         ranks, non_finite = self._rank(
             representations, self._table_blocks, self._num_columns, jnp.asarray(targets), rows, items
@@ -165,11 +161,7 @@ class SequenceScorer:
         """`(B, k)` best items `1..V` per row, ties to the lower id, the `(row, item)` pairs given
         never chosen (see `dynint.eval.top_k`); on a split table each device finds its own best
         `k` and the per-device lists are merged."""
-        size = max(_MIN_ROWS, 1 << max(len(excluded_rows) - 1, 0).bit_length())
-        rows = np.zeros(size, dtype=np.int32)
-        items = np.zeros(size, dtype=np.int32)  # item 0 is never a candidate: padding pairs exclude nothing new
-        rows[: len(excluded_rows)] = excluded_rows
-        items[: len(excluded_items)] = excluded_items
+        rows, items = _padded_pairs(excluded_rows, excluded_items)
         representations = self._representations(users, histories)
         if self._mesh is None:
             found = _top_k_against_table(representations, self._table_blocks, self._num_columns, rows, items, k)
@@ -215,6 +207,17 @@ class SequenceScorer:
         return np.concatenate([np.asarray(piece)[:count] for piece, (_, count) in zip(pieces, order, strict=True)])[
             inverse
         ]
+
+
+def _padded_pairs(excluded_rows: np.ndarray, excluded_items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The `(row, item)` pairs as int32 arrays padded to a power of two (few compiled shapes); the
+    padding pairs name item 0, which is never a candidate, so they change nothing."""
+    size = max(_MIN_ROWS, 1 << max(len(excluded_rows) - 1, 0).bit_length())
+    rows = np.zeros(size, dtype=np.int32)
+    items = np.zeros(size, dtype=np.int32)
+    rows[: len(excluded_rows)] = excluded_rows
+    items[: len(excluded_items)] = excluded_items
+    return rows, items
 
 
 def _equal_rows(a: Ragged, b: Ragged) -> np.ndarray:

@@ -97,11 +97,12 @@ class _ScoresOnly:
         return self.scorer.score(users, histories, items)
 
 
-@pytest.mark.parametrize("exclude_seen", [True, False])
-def test_fused_full_ranks_equal_the_generic_path_on_real_data_with_ties(shared_data, exclude_seen):
+def _tied_beauty_scorer(shared_data, every: int):
+    """(split, scorer, every `every`-th test row) of a small random SASRec on amazon-beauty whose items
+    1..300 share one embedding, so many targets tie with many other items."""
     config = parse_config(
         {
-            "name": "fused-ranks",
+            "name": "tied",
             "data": {"name": "amazon-beauty", "data_dir": str(shared_data)},
             "model": {"name": "sasrec", "hidden_size": 16, "num_heads": 2, "inner_size": 32},
         }
@@ -109,11 +110,15 @@ def test_fused_full_ranks_equal_the_generic_path_on_real_data_with_ties(shared_d
     split = prepare_data(config).split
     graphdef, params = split_model(SASRec(config.model, split.num_items, 20, rngs=nnx.Rngs(params=3)))
     items = params["embed"]["items"]
-    # Items 1..300 share one embedding, so many targets tie with many other items.
     items["embedding"] = items["embedding"].at[1:301].set(items["embedding"][1])
     scorer = SequenceScorer(graphdef, params, NextItemObjective(), max_length=20, buckets=(8, 20), rows_per_call=256)
     eval_set = split.eval_set("test")
-    eval_set = eval_set.take(np.arange(0, len(eval_set), 11))
+    return split, scorer, eval_set.take(np.arange(0, len(eval_set), every))
+
+
+@pytest.mark.parametrize("exclude_seen", [True, False])
+def test_fused_full_ranks_equal_the_generic_path_on_real_data_with_ties(shared_data, exclude_seen):
+    split, scorer, eval_set = _tied_beauty_scorer(shared_data, every=11)
     tied = np.isin(eval_set.targets, np.arange(1, 301))
     assert tied.sum() > 10
     fused = full_ranking_ranks(scorer, eval_set, split.num_items, exclude_seen=exclude_seen, progress=False)
@@ -222,20 +227,7 @@ def test_full_ranking_and_top_k_over_an_item_table_split_across_devices_equal_on
 
 
 def test_top_k_lists_on_the_device_equal_sorting_every_score_on_real_data_with_ties(shared_data):
-    config = parse_config(
-        {
-            "name": "top-k",
-            "data": {"name": "amazon-beauty", "data_dir": str(shared_data)},
-            "model": {"name": "sasrec", "hidden_size": 16, "num_heads": 2, "inner_size": 32},
-        }
-    )
-    split = prepare_data(config).split
-    graphdef, params = split_model(SASRec(config.model, split.num_items, 20, rngs=nnx.Rngs(params=3)))
-    items = params["embed"]["items"]
-    items["embedding"] = items["embedding"].at[1:301].set(items["embedding"][1])  # ties among items 1..300
-    scorer = SequenceScorer(graphdef, params, NextItemObjective(), max_length=20, buckets=(8, 20), rows_per_call=256)
-    eval_set = split.eval_set("test")
-    eval_set = eval_set.take(np.arange(0, len(eval_set), 23))
+    split, scorer, eval_set = _tied_beauty_scorer(shared_data, every=23)
     for exclude_seen, k in ((True, 20), (False, 20), (True, 2000)):
         on_device = top_k_lists(scorer, eval_set, split.num_items, k, exclude_seen=exclude_seen, progress=False)
         generic = top_k_lists(
