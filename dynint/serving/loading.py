@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from dynint.data.prepared import PreparedData, prepare_data
 from dynint.data.ragged import Ragged
 from dynint.data.splits import EvalSet
 from dynint.errors import ConfigError, DynintError
-from dynint.eval.scorer import Scorer, score_items
+from dynint.eval.scorer import Scorer, score_candidates
 from dynint.eval.top_k import top_k_lists
 
 RESULT = "result.json"
@@ -78,17 +79,33 @@ class LoadedRun:
 
     def user_index(self, user: Any) -> int:
         """The internal index of raw user id `user`."""
-        index = _index_of(self.data.interactions.user_ids, user)
+        index = self._user_positions.get(str(user))
         if index is None:
             raise KeyError(f"user {user!r} is not in data set {self.config.data.name!r} of run {self.run_dir}")
         return index
 
+    def item_index(self, item: Any) -> int:
+        """The internal id of raw item id `item`."""
+        index = self._item_positions.get(str(item))
+        if index is None:
+            raise KeyError(f"item {item!r} is not an item of data set {self.config.data.name!r}")
+        return index
+
+    @cached_property
+    def _user_positions(self) -> dict[str, int]:
+        return _positions(self.data.interactions.user_ids)
+
+    @cached_property
+    def _item_positions(self) -> dict[str, int]:
+        positions = _positions(self.data.interactions.item_ids)
+        positions = {raw: index for raw, index in positions.items() if index}  # 0: the padding token
+        return positions
+
     def _internal_items(self, history: Sequence[Any]) -> np.ndarray:
-        item_ids = self.data.interactions.item_ids
         internal = []
         for position, item in enumerate(history):
-            index = _index_of(item_ids, item)
-            if index is None or index == 0:
+            index = self._item_positions.get(str(item))
+            if index is None:
                 raise KeyError(
                     f"history item {item!r} (position {position}) is not an item of data set {self.config.data.name!r}"
                 )
@@ -104,18 +121,15 @@ class LoadedRun:
         rows = Ragged.from_rows(histories)
         eval_set = EvalSet(users, np.ones(len(histories), dtype=np.int64), rows, np.zeros(len(histories)))
         lists = top_k_lists(self.scorer, eval_set, self.num_items, k, exclude_seen=exclude_seen, progress=False)
-        recommended = []
-        titles = self.item_titles()
-        for row, items in enumerate(lists):
-            scores = score_items(self.scorer, users[row : row + 1], rows.take(np.array([row])), items)[0]
-            raw = self.data.interactions.item_ids
-            recommended.append(
-                [
-                    Recommendation(str(raw[item]), float(score), titles[item] if titles else None)
-                    for item, score in zip(items, scores, strict=True)
-                ]
-            )
-        return recommended
+        scores = score_candidates(self.scorer, users, rows, lists)
+        raw, titles = self.data.interactions.item_ids, self.item_titles()
+        return [
+            [
+                Recommendation(str(raw[item]), float(score), titles[item] if titles else None)
+                for item, score in zip(items, row_scores, strict=True)
+            ]
+            for items, row_scores in zip(lists, scores, strict=True)
+        ]
 
     def item_titles(self) -> list[str] | None:
         """Each item's title (by internal id) where the data set has item text, else None."""
@@ -159,10 +173,12 @@ def load(run_dir: str | Path, data_dir: str | Path | None = None) -> LoadedRun:
     return LoadedRun(run_dir, config, data, scorer)
 
 
-def _index_of(ids: np.ndarray, raw: Any) -> int | None:
-    """The position of raw id `raw` in `ids` (compared as text, so 42 finds '42'), or None."""
-    matches = np.flatnonzero(ids.astype(str) == str(raw))
-    return int(matches[0]) if len(matches) else None
+def _positions(ids: np.ndarray) -> dict[str, int]:
+    """Raw id (as text, so 42 finds '42') -> its first position in `ids`."""
+    positions: dict[str, int] = {}
+    for index, raw in enumerate(ids.astype(str)):
+        positions.setdefault(raw, index)
+    return positions
 
 
 def _fitted_baseline(config: ExperimentConfig, entry: Any, data: PreparedData) -> Scorer:

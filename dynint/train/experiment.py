@@ -7,6 +7,7 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from dynint.data.prepared import PreparedData
 from dynint.data.splits import Split, Stage
 from dynint.distributed.runtime import host_copy, is_primary
 from dynint.errors import ConfigError
-from dynint.eval.beyond_accuracy import catalogue_facts
+from dynint.eval.beyond_accuracy import CatalogueFacts, catalogue_facts
 from dynint.eval.ranking import evaluate_ranking
 from dynint.eval.ranking_metrics import metric_names
 from dynint.io import append_jsonl
@@ -83,6 +84,12 @@ def train_and_evaluate(
     # With the item table split over `model` (one process), ranking runs on the split table.
     ranking_mesh = mesh if train.model_parallelism > 1 and jax.process_count() == 1 else None
 
+    @cache  # once per stage, not at every epoch's validation
+    def catalogue(stage: Stage) -> CatalogueFacts | None:
+        if not config.eval.beyond_accuracy:
+            return None
+        return catalogue_facts(split.visible(stage), split.num_items, data.interactions.item_features)
+
     def evaluate(params: Any, stage: Stage) -> dict[str, float]:
         eval_set = split.eval_set(stage)
         scorer_params = params if ranking_mesh is not None else host_copy(params)
@@ -94,9 +101,7 @@ def train_and_evaluate(
             split.num_items,
             config.eval,
             popularity=_popularity(config, split, stage),
-            catalogue=catalogue_facts(split.visible(stage), split.num_items, data.interactions.item_features)
-            if config.eval.beyond_accuracy
-            else None,
+            catalogue=catalogue(stage),
             progress=progress,
         )
 
