@@ -61,7 +61,7 @@ class CheckpointSlot:
         except Exception as error:  # orbax and tensorstore raise their own types for a failed write
             for partial in self.directory.glob(f"{step}.orbax-checkpoint-tmp*"):
                 shutil.rmtree(partial, ignore_errors=True)  # the pieces of the save, never finalized
-            reason = _write_failure(str(error))
+            reason = _write_failure(error)
             raise OutputError(self.directory / str(step), f"saving the checkpoint failed ({reason})") from error
         try:
             write_json_atomic(self.directory / str(step) / MANIFEST, _manifest(self.directory / str(step)))
@@ -166,10 +166,19 @@ def _orbax_errors_unlogged() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _write_failure(message: str) -> str:
-    """The operating system's reason in a tensorstore error (e.g. 'No space left on device'), else `message`."""
-    found = re.search(r":\s*([^:\[]+?)\s*\[os_error_code", message)
-    return found.group(1) if found else message
+def _write_failure(error: Exception) -> str:
+    """The operating system's reason for a failed save (e.g. 'No space left on device'), whether
+    Python raised it (an `OSError`, possibly wrapped) or tensorstore did (its own message), else the message."""
+    cause: BaseException | None = error
+    seen: set[int] = set()
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    message = str(error)
+    found = re.search(r":\s*([^:\[]+?)\s*\[os_error_code", message) or re.search(r"\[Errno \d+\]\s*([^()\]]+)", message)
+    return found.group(1).strip() if found else message
 
 
 def _manifest(folder: Path) -> dict[str, Any]:

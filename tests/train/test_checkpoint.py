@@ -94,3 +94,19 @@ def test_an_intact_save_of_another_structure_is_an_error_and_is_not_moved(tmp_pa
         slot.restore(other)
     assert slot.latest_step() == 1 and (tmp_path / "latest" / "1").is_dir()
     slot.close()
+
+
+def test_a_failed_save_is_explained_by_the_operating_systems_reason_however_it_was_raised():
+    from dynint.train.checkpoint import _write_failure
+
+    try:
+        try:
+            raise OSError(27, "File too large")
+        except OSError as inner:
+            raise RuntimeError("orbax: write failed") from inner
+    except RuntimeError as wrapped:
+        assert _write_failure(wrapped) == "File too large"
+    tensorstore = ValueError("Error writing local file: No space left on device [os_error_code=28]")
+    assert _write_failure(tensorstore) == "No space left on device"
+    assert _write_failure(ValueError("x: [Errno 27] File too large")) == "File too large"
+    assert _write_failure(ValueError("something else")) == "something else"
