@@ -113,17 +113,17 @@ def _time_epoch(graphdef, params, config, batcher: CTRBatcher, fraction: float) 
     started = time.perf_counter()
     for length in batcher.buckets:
         first = next(i for i, (bucket_length, _) in enumerate(batches.plan) if bucket_length == length)
-        state, guard, loss = step(state, guard, batches[first])
-    jax.block_until_ready(loss)
+        state, guard, outputs = step(state, guard, batches[first])
+    jax.block_until_ready(outputs)
     compile_s = time.perf_counter() - started
     count = max(1, min(len(batches), round(fraction * len(batches))))
     examples = 0
     started, cpu_started = time.perf_counter(), time.process_time()
     for i in range(count):
         batch = batches[i]
-        state, guard, loss = step(state, guard, batch)
+        state, guard, outputs = step(state, guard, batch)
         examples += len(batch.labels)
-    jax.block_until_ready(loss)
+    jax.block_until_ready(outputs)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     return {
         "epoch_s": elapsed * len(batches) / count,

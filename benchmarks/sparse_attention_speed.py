@@ -130,13 +130,13 @@ def measure(name: str, model_config, batch: TrainBatch, steps: int, budget: floa
         if needed > budget:
             return Measurement(name, length, "does not fit", activation_mb=activation / 1e6)
         device_batch = jax.device_put(batch, sharding.batch_sharding(mesh))
-        state, guard, loss = compiled(state, guard, device_batch)  # warm-up
-        loss.block_until_ready()
+        state, guard, outputs = compiled(state, guard, device_batch)  # warm-up
+        jax.block_until_ready(outputs)
         times = []
         for _ in range(steps):
             started = time.perf_counter()
-            state, guard, loss = compiled(state, guard, device_batch)
-            loss.block_until_ready()
+            state, guard, outputs = compiled(state, guard, device_batch)
+            jax.block_until_ready(outputs)
             times.append(time.perf_counter() - started)
     except Exception as error:  # out of memory (XlaRuntimeError RESOURCE_EXHAUSTED, MemoryError) or a kernel refusal
         return Measurement(name, length, f"failed: {type(error).__name__}: {str(error).splitlines()[0][:160]}")

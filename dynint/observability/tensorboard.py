@@ -1,7 +1,8 @@
 """TensorBoard event files for a run, written with tensorboardX (a maintained writer of the event
 format with no TensorFlow or torch dependency; `clu.metric_writers` would pull TensorFlow in).
 
-One scalar series per logged quantity: `train/loss`, `train/examples_per_s`, `train/time_s`,
+One scalar series per logged quantity: `train/loss`, `train/gradient_norm` (the mean over the
+epoch's steps of the gradient's global norm), `train/examples_per_s`, `train/time_s`,
 `valid/<metric>`, `privacy/epsilon` and, where the optimizer's schedule is known,
 `train/learning_rate`; the step axis is the epoch. TensorBoard tags admit no `@`, so
 `valid/NDCG@10` appears as `valid/NDCG_10`. Files go to `RUN_DIR/tensorboard/` (a refit to
@@ -33,8 +34,12 @@ class EpochWriter:
         if self._writer is None or "epoch" not in entry:
             return
         epoch = int(entry["epoch"])
-        for key, tag in (("train_loss", "train/loss"), ("examples_per_s", "train/examples_per_s")):
-            if key in entry:
+        for key, tag in (
+            ("train_loss", "train/loss"),
+            ("gradient_norm", "train/gradient_norm"),
+            ("examples_per_s", "train/examples_per_s"),
+        ):
+            if entry.get(key) is not None:  # an epoch whose every step was dropped has no loss
                 self._writer.add_scalar(tag, float(entry[key]), epoch)
         if "train_time_s" in entry:
             self._writer.add_scalar("train/time_s", float(entry["train_time_s"]), epoch)

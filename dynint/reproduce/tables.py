@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dynint.provenance import REPO_ROOT
-from dynint.reproduce import beyond_accuracy_report
+from dynint.reproduce import beyond_accuracy_report, figures
 from dynint.temporal import report as temporal_report
 
 EXPERIMENTS_DIR = REPO_ROOT / "experiments"
@@ -424,6 +424,7 @@ GENERATIVE_NOTES: tuple[str, ...] = (
 TABLES: dict[str, TableSpec] = {
     "seq-full-ranking": TableSpec(
         name="seq-full-ranking",
+        figure=figures.model_bars(("NDCG@10",)),
         description="Next-item full ranking on real data, leave-one-out, seen items excluded.",
         datasets=("ml-100k", "amazon-beauty", "amazon-sports"),
         rows=(
@@ -482,6 +483,7 @@ TABLES: dict[str, TableSpec] = {
     ),
     "ctr-auc": TableSpec(
         name="ctr-auc",
+        figure=figures.model_bars(("AUC",)),
         description="Click-through-rate prediction (the DIEN paper's protocol) on real data.",
         datasets=("amazon-beauty", "amazon-sports", "ml-100k"),
         rows=(
@@ -558,6 +560,10 @@ TABLES: dict[str, TableSpec] = {
     ),
     "multitask": TableSpec(
         name="multitask",
+        figure=figures.several(
+            ("", figures.model_bars(("engagement_AUC", "like_AUC", "CTCVR_AUC", "rating_RMSE"))),
+            ("-experts", figures.expert_utilisation),
+        ),
         description="Multitask interest models (engagement, like, rating) on one shared DIN behaviour encoder.",
         datasets=("ml-100k",),
         rows=tuple(
@@ -670,6 +676,7 @@ TABLES: dict[str, TableSpec] = {
     ),
     "privacy": TableSpec(
         name="privacy",
+        figure=figures.model_bars(("NDCG@10",)),
         description="SASRec-CE under user-level DP-SGD: accuracy against the privacy budget epsilon.",
         datasets=("ml-100k",),
         rows=(
@@ -694,6 +701,7 @@ TABLES: dict[str, TableSpec] = {
     ),
     "generative": TableSpec(
         name="generative",
+        figure=figures.model_bars(("NDCG@10",)),
         description="Generative recommenders against dynint's SASRec-CE: HSTU (Zhai et al., ICML 2024), "
         "next-item full ranking.",
         datasets=("ml-100k", "amazon-beauty"),
@@ -710,6 +718,7 @@ TABLES: dict[str, TableSpec] = {
     ),
     "long-sequence": TableSpec(
         name="long-sequence",
+        figure=figures.history_length_curves("NDCG@10"),
         description="Dense versus sparse-attention SASRec on long histories (200 and 500 items), full ranking.",
         datasets=("ml-100k", "amazon-beauty"),
         rows=tuple(
@@ -759,6 +768,7 @@ TABLES: dict[str, TableSpec] = {
     ),
     "text-enhanced": TableSpec(
         name="text-enhanced",
+        figure=figures.model_bars(("NDCG@10", "AUC")),
         description=(
             "Pretrained item text and attributes in interest models: SASRec-CE with each item representation, "
             "warm and under item cold start, beside the content baselines; DIEN with item content (CTR)."
@@ -853,6 +863,7 @@ TABLES: dict[str, TableSpec] = {
     ),
     "quickstart": TableSpec(
         name="quickstart",
+        figure=figures.model_bars(("NDCG@10",)),
         description="The bundled synthetic drifting-interest data set (no download needed).",
         datasets=("synthetic",),
         rows=(

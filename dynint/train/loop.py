@@ -304,6 +304,7 @@ class _EpochRun:
     losses: list[Any]
     examples: list[float]
     started: float
+    gradient_norms: list[Any]
 
     @property
     def step(self) -> int:
@@ -415,6 +416,8 @@ class _Trainer:
             losses=list(partial.get("losses", [])),
             examples=list(partial.get("examples", [])),
             started=time.perf_counter() - partial.get("train_time_s", 0.0),
+            # A save from before gradient norms were kept has none: its steps count as unknown.
+            gradient_norms=list(partial.get("gradient_norms", [math.nan] * done)),
         )
         description = f"epoch {epoch}/{self.train.max_epochs}"
         bar = tqdm(total=len(batches), initial=done, desc=description, unit="step", disable=not show, leave=False)
@@ -429,8 +432,9 @@ class _Trainer:
                         raise self._interrupted(interrupt.signum, where)
                 batch = batches[index]
                 previous = self.guard
-                self.state, self.guard, loss = self.step(self.state, previous, batch)
-                run.losses.append(loss)
+                self.state, self.guard, outputs = self.step(self.state, previous, batch)
+                run.losses.append(outputs.loss)
+                run.gradient_norms.append(outputs.gradient_norm)
                 run.examples.append(self.batches.examples(batch))
                 if show and index > done:
                     # Reading the previous step's outputs keeps one step in flight while the host moves on.
@@ -443,6 +447,7 @@ class _Trainer:
                     raise self._diverged(run)
                 bar.update()
             values = np.asarray(jax.device_get(run.losses), dtype=np.float64)
+            norms = np.asarray(jax.device_get(run.gradient_norms), dtype=np.float64)
             elapsed = time.perf_counter() - run.started
             self._check_health(run)
         finally:
@@ -453,6 +458,8 @@ class _Trainer:
             "epoch": epoch,
             "step": run.step,
             "train_loss": float(np.sum(values[kept] * weights[kept]) / weights[kept].sum()) if kept.any() else None,
+            # The mean over the epoch's applied steps of the gradient's global norm (before clipping).
+            "gradient_norm": float(np.mean(norms[known])) if (known := np.isfinite(norms)).any() else None,
             "train_time_s": elapsed,
             "examples": int(weights.sum()),
             "examples_per_s": float(weights.sum() / elapsed),
@@ -473,6 +480,7 @@ class _Trainer:
             "epoch": run.epoch,
             "batches": len(run.losses),
             "losses": losses,
+            "gradient_norms": [float(value) for value in jax.device_get(run.gradient_norms)],
             "examples": run.examples,
             "train_time_s": time.perf_counter() - run.started,
         }
@@ -498,7 +506,7 @@ class _Trainer:
         good = step - 1 - run.first_step
         if good > 0 and self.checkpoints is not None and _all_finite(self.state.params):
             self.loop.consecutive_nonfinite, self.loop.skipped_steps = int(guard.consecutive), int(guard.skipped)
-            del run.losses[good:], run.examples[good:]
+            del run.losses[good:], run.examples[good:], run.gradient_norms[good:]
             self._save_position(run)
         quantity = nonfinite_quantity(int(guard.halt_cause))
         problem = f"the {quantity} {'are' if ' and ' in quantity else 'is'} not finite"

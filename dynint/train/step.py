@@ -4,7 +4,7 @@ for sequence models. Other model families bring their own `LossFn`; the step is 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -53,6 +53,14 @@ def sequence_loss_fn(graphdef: Any, model_config: Any, candidates: np.ndarray | 
     return loss
 
 
+class StepOutputs(NamedTuple):
+    """What a train step reports besides the new state: its loss and the global norm of its
+    gradient (before clipping; DP-SGD's noised gradient under privacy), both NaN for a dropped step."""
+
+    loss: jax.Array
+    gradient_norm: jax.Array
+
+
 def make_train_step(
     loss: LossFn,
     optimizer: optax.GradientTransformation,
@@ -61,24 +69,25 @@ def make_train_step(
     *,
     nonfinite_limit: int = 1,
     value_and_grad: Callable[[Any, Any, jax.Array], tuple[jax.Array, Any]] | None = None,
-) -> Callable[[TrainState, StepGuard, Any], tuple[TrainState, StepGuard, jax.Array]]:
-    """`step(state, guard, batch) -> (new state, new guard, loss)`, jit-compiled with the state
-    donated: every array of a batch split over the mesh's `data` axis (its first dimension), the
+) -> Callable[[TrainState, StepGuard, Any], tuple[TrainState, StepGuard, StepOutputs]]:
+    """`step(state, guard, batch) -> (new state, new guard, StepOutputs)`, jit-compiled with the
+    state donated: every array of a batch split over the mesh's `data` axis (its first dimension), the
     state kept in `state_shardings`. The step key is `fold_in(state.key, state.step)`.
 
     A step whose loss or gradient norm is not finite leaves the parameters and optimizer state
-    as they were (and reports a NaN loss); after `nonfinite_limit` such steps in a row the guard
+    as they were (and reports a NaN loss and gradient norm); after `nonfinite_limit` such steps in a row the guard
     halts, and that step and every later one change nothing, not even `state.step`, so the state
     remains the last good one. The check costs no host sync: the caller reads `guard.halted`
     when it syncs anyway. `value_and_grad` replaces `jax.value_and_grad(loss)` (DP-SGD's private
     gradient, `dynint.privacy.dpsgd`)."""
     gradient = value_and_grad or jax.value_and_grad(loss)
 
-    def train_step(state: TrainState, guard: StepGuard, batch: Any) -> tuple[TrainState, StepGuard, jax.Array]:
+    def train_step(state: TrainState, guard: StepGuard, batch: Any) -> tuple[TrainState, StepGuard, StepOutputs]:
         key = jax.random.fold_in(jax.random.wrap_key_data(state.key), state.step)
         value, grads = gradient(state.params, batch, key)
+        gradient_norm = optax.tree.norm(grads)
         cause = jnp.where(jnp.isfinite(value), 0, NONFINITE_LOSS)
-        cause |= jnp.where(jnp.isfinite(optax.tree.norm(grads)), 0, NONFINITE_GRADIENT)
+        cause |= jnp.where(jnp.isfinite(gradient_norm), 0, NONFINITE_GRADIENT)
         nonfinite = cause > 0
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
@@ -99,7 +108,7 @@ def make_train_step(
         )
         step = jnp.where(halted, state.step, state.step + 1)
         state = state.replace(params=params, opt_state=opt_state, step=step)
-        return state, guard, jnp.where(drop, jnp.nan, value)
+        return state, guard, StepOutputs(jnp.where(drop, jnp.nan, value), jnp.where(drop, jnp.nan, gradient_norm))
 
     replicated = sharding.replicated(mesh)
     return jax.jit(

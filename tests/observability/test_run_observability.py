@@ -39,6 +39,8 @@ def test_a_run_writes_its_curves_to_tensorboard_and_to_a_figure(tmp_path, capsys
     for entry in epochs:
         assert abs(scalars["train/loss"][entry["epoch"]] - entry["train_loss"]) < 1e-5
         assert abs(scalars["valid/NDCG_10"][entry["epoch"]] - entry["valid"]["NDCG@10"]) < 1e-6
+        assert entry["gradient_norm"] > 0
+        assert abs(scalars["train/gradient_norm"][entry["epoch"]] - entry["gradient_norm"]) < 1e-5
     assert set(scalars) >= {"train/examples_per_s", "train/learning_rate", "valid/HR_5"}
     assert (run_dir / "curves.png").stat().st_size > 0
 

@@ -1,6 +1,7 @@
 import csv
-import importlib.util
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -29,13 +30,26 @@ def test_quickstart_table_is_written_in_the_shared_results_shape(tmp_path):
     assert "## synthetic" in markdown and "poprec" in markdown
 
 
-def test_paper_tables_are_built_from_results_json(tmp_path):
-    reproduce_table("quickstart", seeds=1, results_dir=tmp_path / "results", runs_dir=tmp_path / "runs", progress=False)
-    spec = importlib.util.spec_from_file_location("paper_build", REPO_ROOT / "paper" / "build.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    [tex] = module.build(tmp_path / "results", tmp_path / "tables")
-    assert "synthetic & poprec &" in tex.read_text()
+def test_a_reproduced_table_reaches_the_paper_through_its_json(tmp_path):
+    table = reproduce_table(
+        "quickstart", seeds=1, results_dir=tmp_path / "results", runs_dir=tmp_path / "runs", progress=False
+    )
+    assert (tmp_path / "results" / "quickstart.png").exists()  # the table's figure, drawn by reproduce
+    built = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "paper" / "build.py"), "--no-pdf", "--results-dir", str(tmp_path / "results")]
+        + ["--paper-dir", str(tmp_path / "paper")],
+        capture_output=True,
+        text=True,
+    )
+    assert built.returncode == 0, built.stderr
+    [poprec] = [row for row in table["rows"] if row["model"] == "poprec"]
+    ndcg = f"{poprec['metrics']['NDCG@10']['mean']:.4f}"
+    assert (
+        f"poprec & 1 & {poprec['metrics']['HR@10']['mean']:.4f} & {ndcg} &"
+        in (tmp_path / "paper" / "generated" / "tables" / "quickstart.tex").read_text()
+    )
+    numbers = (tmp_path / "paper" / "generated" / "numbers.tex").read_text()
+    assert f"\\dynintnumber{{quickstart/synthetic/poprec/NDCG@10}}{{{ndcg}}}" in numbers
 
 
 def _small_table(monkeypatch, **row_options) -> str:

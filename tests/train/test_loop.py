@@ -508,3 +508,28 @@ def test_resume_falls_back_past_a_corrupt_newest_checkpoint_with_a_warning(
         again = run_experiment(config, data=tiny_data, progress=False)
     assert again.metrics == reference_run.metrics
     assert _without_times(_log(again.run_dir)) == _without_times(_log(reference_run.run_dir))
+
+
+def test_the_step_reports_the_global_norm_of_the_gradient_it_applied():
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from dynint.train import sharding
+    from dynint.train.state import init_guard, init_state
+    from dynint.train.step import make_train_step
+
+    def loss(params, batch, key):
+        return jnp.sum((params["w"] * batch - 1.0) ** 2) + jnp.sum(params["b"] ** 2)
+
+    params = {"w": jnp.array([1.0, 2.0]), "b": jnp.array([3.0])}
+    batch = jnp.array([2.0, 0.5])
+    optimizer = optax.sgd(0.1)
+    mesh = sharding.make_mesh(1)
+    state = init_state(params, optimizer, jax.random.key(0))
+    shardings = sharding.state_shardings(mesh, state)
+    step = make_train_step(loss, optimizer, mesh, shardings)
+    # d/dw = 2 (w x - 1) x = [4, 0]; d/db = 2 b = [6]: the norm is sqrt(16 + 36).
+    _, _, outputs = step(jax.device_put(state, shardings), init_guard(), batch)
+    np.testing.assert_allclose(float(outputs.gradient_norm), np.sqrt(52.0), rtol=1e-6)
+    np.testing.assert_allclose(float(outputs.loss), 1.0 + 0.0 + 9.0, rtol=1e-6)

@@ -1,0 +1,163 @@
+"""Figures drawn from a results table's JSON document: model comparisons as bar charts with the
+seeds' std as error bars, the long-sequence curves over history length, and expert utilisation.
+
+Each figure function takes the table document and the figure's path (`results/NAME.png`) and
+returns False when the table holds nothing to draw, so `dynint reproduce` and `paper/build.py`
+draw the same figure from the same numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from dynint.plotting import pyplot_or_none, save_figure
+
+Figure = Callable[[dict[str, Any], Path], bool]
+PUBLISHED_SUFFIX = " (published)"
+
+
+def model_bars(metrics: Sequence[str]) -> Figure:
+    """A figure with one panel per (data set, metric) that some row reports: each row's mean over
+    seeds as a bar, the seeds' std as its error bar, and the published rows (cited in the table)
+    as hatched bars after them."""
+
+    def draw(table: dict[str, Any], path: Path) -> bool:
+        panels = _panels(table, metrics)
+        plt = pyplot_or_none() if panels else None
+        if plt is None:
+            return False
+        columns = min(len(panels), 2)
+        lines = -(-len(panels) // columns)
+        widest = max(len(bars) for _, _, bars in panels)
+        figure, axes = plt.subplots(
+            lines, columns, figsize=(max(4.0, 0.42 * widest + 1.5) * columns, 3.6 * lines), squeeze=False
+        )
+        for axis in axes.flat[len(panels) :]:
+            axis.set_visible(False)
+        for axis, (dataset, metric, bars) in zip(axes.flat, panels, strict=False):
+            positions = range(len(bars))
+            axis.bar(
+                positions,
+                [bar["mean"] for bar in bars],
+                yerr=[bar["std"] for bar in bars],
+                color=["white" if bar["published"] else f"C{i % 10}" for i, bar in enumerate(bars)],
+                edgecolor=["0.3" if bar["published"] else f"C{i % 10}" for i, bar in enumerate(bars)],
+                hatch=[("//" if bar["published"] else None) for bar in bars],
+                width=0.7,
+                capsize=3,
+            )
+            axis.set_xticks(list(positions), [bar["label"] for bar in bars], rotation=60, ha="right", fontsize=7)
+            axis.set_xlim(-0.7, max(len(bars), 5) - 0.3)  # a panel with few bars keeps them narrow
+            axis.set_title(f"{dataset}: {metric}", fontsize=9)
+            axis.tick_params(axis="y", labelsize=7)
+            axis.grid(axis="y", alpha=0.3)
+        figure.suptitle(f"{table['table']} (test; mean over seeds, error bars one std; hatched: published)", fontsize=9)
+        figure.tight_layout()
+        save_figure(figure, path, dpi=120)
+        return True
+
+    return draw
+
+
+def _panels(table: dict[str, Any], metrics: Sequence[str]) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """(data set, metric, bars) for every pair some row reports, in the table's order."""
+    datasets = list(dict.fromkeys(row["dataset"] for row in table["rows"]))
+    panels = []
+    for dataset in datasets:
+        for metric in metrics:
+            bars = [
+                {"label": row["model"], "mean": summary["mean"], "std": summary["std"], "published": False}
+                for row in table["rows"]
+                if row["dataset"] == dataset and (summary := row["metrics"].get(metric)) is not None
+            ]
+            bars += [
+                {"label": published["model"] + PUBLISHED_SUFFIX, "mean": value, "std": 0.0, "published": True}
+                for published in table.get("published_rows", [])
+                if published["dataset"] == dataset and isinstance(value := published["metrics"].get(metric), float)
+            ]
+            if any(not bar["published"] for bar in bars):
+                panels.append((dataset, metric, bars))
+    return panels
+
+
+_LENGTH = re.compile(r"^(?P<family>.+)-(?P<length>\d+)$")
+
+
+def history_length_curves(metric: str) -> Figure:
+    """`metric` against the history length for rows named FAMILY-LENGTH (sasrec-200, sasrec-500),
+    one line per family and one panel per data set, error bars the seeds' std."""
+
+    def draw(table: dict[str, Any], path: Path) -> bool:
+        curves: dict[str, dict[str, list[tuple[int, float, float]]]] = {}
+        for row in table["rows"]:
+            named = _LENGTH.match(row["model"])
+            summary = row["metrics"].get(metric)
+            if named and summary is not None:
+                points = curves.setdefault(row["dataset"], {}).setdefault(named["family"], [])
+                points.append((int(named["length"]), summary["mean"], summary["std"]))
+        plt = pyplot_or_none() if curves else None
+        if plt is None:
+            return False
+        figure, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.4), squeeze=False)
+        for axis, (dataset, families) in zip(axes[0], curves.items(), strict=True):
+            for family, points in families.items():
+                points.sort()
+                axis.errorbar(
+                    [p[0] for p in points],
+                    [p[1] for p in points],
+                    yerr=[p[2] for p in points],
+                    marker="o",
+                    capsize=3,
+                    label=family,
+                )
+            axis.set_xlabel("history length (items kept)")
+            axis.set_ylabel(f"{metric} (test)")
+            axis.set_title(dataset, fontsize=9)
+            axis.legend(fontsize=7)
+            axis.grid(alpha=0.3)
+        figure.tight_layout()
+        save_figure(figure, path, dpi=120)
+        return True
+
+    return draw
+
+
+def expert_utilisation(table: dict[str, Any], path: Path) -> bool:
+    """One heat map per model with gates: each gate's mean weight per expert (rows: gates)."""
+    models = [row for row in table["rows"] if row.get("expert_utilisation")]
+    plt = pyplot_or_none() if models else None
+    if plt is None:
+        return False
+    figure, axes = plt.subplots(
+        1, len(models), figsize=(4.4 * len(models) + 1.0, 3.6), squeeze=False, layout="constrained"
+    )
+    for axis, row in zip(axes[0], models, strict=True):
+        gates = row["expert_utilisation"]
+        width = max(len(weights) for weights in gates.values())
+        grid = [list(weights) + [float("nan")] * (width - len(weights)) for weights in gates.values()]
+        image = axis.imshow(grid, vmin=0.0, vmax=1.0, cmap="viridis", aspect="auto")
+        for y, weights in enumerate(grid):
+            for x, weight in enumerate(weights):
+                if weight == weight:  # not the padding of a gate with fewer experts
+                    axis.text(x, y, f"{weight:.2f}", ha="center", va="center", fontsize=6, color="white")
+        axis.set_yticks(range(len(gates)), list(gates), fontsize=7)
+        axis.set_xticks(range(width), [str(i + 1) for i in range(width)], fontsize=7)
+        axis.set_xlabel("expert")
+        axis.set_title(f"{row['model']} ({row['dataset']})", fontsize=9)
+    figure.colorbar(image, ax=list(axes[0]), shrink=0.8, label="mean gate weight (test)")
+    save_figure(figure, path, dpi=120)
+    return True
+
+
+def several(*figures: tuple[str, Figure]) -> Figure:
+    """Several figures for one table: each (suffix, figure) is drawn to NAME{suffix}.png beside the
+    table's NAME.png; True when any was drawn."""
+
+    def draw(table: dict[str, Any], path: Path) -> bool:
+        drawn = [figure(table, path.with_name(f"{path.stem}{suffix}{path.suffix}")) for suffix, figure in figures]
+        return any(drawn)
+
+    return draw
