@@ -94,6 +94,14 @@ class ItemKNN(Baseline):
         neighbours = self._by_candidate[np.asarray(items)]
         return np.asarray(weights.multiply(neighbours).sum(axis=1)).reshape(-1)
 
+    def contributions(self, user: int, history: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """`(len(items), len(history))`: what each history event adds to each item's score (its
+        recency weight times its similarity to the item); each row sums to the item's score."""
+        events = Ragged.from_rows([np.asarray(history)])
+        weights = self._weights.event_weights(np.array([user]), events)
+        similarities = self.similarity[np.asarray(history)][:, np.asarray(items)].toarray()  # (events, items)
+        return (weights[:, None] * similarities).T
+
 
 def interaction_matrix(sequences: Ragged, num_items: int) -> sp.csr_matrix:
     """Binary `(users, num_items + 1)` matrix: 1 where the user has the item at least once."""

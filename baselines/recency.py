@@ -53,14 +53,18 @@ class HistoryWeights:
         self._timestamps = data.timestamps
 
     def matrix(self, users: np.ndarray, histories: Ragged, num_columns: int) -> sp.csr_matrix:
+        weights = self.event_weights(users, histories)
+        return sp.csr_matrix((weights, (histories.row_ids(), histories.values)), shape=(len(histories), num_columns))
+
+    def event_weights(self, users: np.ndarray, histories: Ragged) -> np.ndarray:
+        """Each history event's weight (aligned with `histories.values`); each row's sum to 1."""
         row_ids = histories.row_ids()
         if self.config.kind == "none":
             weights = np.ones(len(row_ids))
         else:
             weights = np.exp2(-self._ages(np.asarray(users), histories) / self.config.half_life)
         totals = np.bincount(row_ids, weights=weights, minlength=len(histories))
-        weights = weights / totals[row_ids]
-        return sp.csr_matrix((weights, (row_ids, histories.values)), shape=(len(histories), num_columns))
+        return weights / totals[row_ids]
 
     def _ages(self, users: np.ndarray, histories: Ragged) -> np.ndarray:
         """Per history event, how far it lies before its row's latest event (in events or time)."""

@@ -94,6 +94,10 @@ class MultiHeadSelfAttention(nnx.Module):
         self.qkv = nnx.Linear(hidden_size, 3 * hidden_size, rngs=rngs)
         self.out = nnx.Linear(hidden_size, hidden_size, rngs=rngs)
         self.dropout = Dropout(dropout)
+        self.keeps_weights = False
+        """When True (set by `dynint.serving.attention` on a model it explains, never in training),
+        each dense call sows its `(B, heads, queries, keys)` softmax weights as `nnx.Intermediate`
+        `weights`; sparse blockwise calls have no such array and sow nothing."""
 
     def __call__(
         self, x: jax.Array, mask: jax.Array, dropout: DropoutKeys | None, positions: jax.Array | None = None
@@ -122,8 +126,10 @@ class MultiHeadSelfAttention(nnx.Module):
         logits = jnp.einsum("bqhd,bkhd->bhqk", q, k) / jnp.sqrt(q.shape[-1]).astype(q.dtype)
         # A finite fill keeps fully masked rows (padding-only sequences) free of NaN.
         logits = jnp.where(mask, logits, jnp.finfo(logits.dtype).min)
-        weights = self.dropout(jax.nn.softmax(logits, axis=-1), dropout)
-        return jnp.einsum("bhqk,bkhd->bqhd", weights, v)
+        weights = jax.nn.softmax(logits, axis=-1)
+        if self.keeps_weights:
+            self.sow(nnx.Intermediate, "weights", weights)
+        return jnp.einsum("bhqk,bkhd->bqhd", self.dropout(weights, dropout), v)
 
 
 class FeedForward(nnx.Module):

@@ -1,26 +1,46 @@
 """Why a run recommends what it does: per recommended item, the weight of each recent history item.
 
-The weights come from occlusion, which every model and baseline supports alike: the history
-item at position `j` weighs `score(item | history) - score(item | history without j)`, what the
-recommendation loses when that event is removed (positive: the event supports it). For a
-sequence model only the last `max_length` items are read, so only those are occluded; for a
-baseline, the last `window` items.
+Methods (`method`; `auto` takes the model's own mechanism where it has one):
+- `neighbours` (ItemKNN): each history event's exact share of the item's score, its recency
+  weight times its similarity to the item (the shares sum to the score);
+- `attention` / `attention-rollout` (SASRec, sparse SASRec, BERT4Rec): the attention the scored
+  representation pays to each history item, last layer or rolled out through the layers
+  (`dynint.serving.attention`); one weight per history item, the same for every recommendation,
+  since these models encode the history without looking at the candidate;
+- `occlusion` (every model and baseline; `auto` for the others, GRU4Rec and HSTU among them):
+  `score(item | history) - score(item | history without j)`, what the recommendation loses when
+  event `j` is removed (positive: the event supports it).
+
+Only the latest `window` events are weighed (a sequence model reads at most its `max_length`).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from dynint.data.ragged import Ragged
+from dynint.errors import DynintError
 from dynint.eval.scorer import score_items
 from dynint.io import write_json_atomic, write_text_atomic
 from dynint.serving.loading import LoadedRun, Recommendation
 
 DEFAULT_WINDOW = 20
+ExplainMethod = Literal["auto", "occlusion", "attention", "attention-rollout", "neighbours"]
+METHODS: tuple[str, ...] = ("auto", "occlusion", "attention", "attention-rollout", "neighbours")
+_MEANING = {
+    "occlusion": "the score each loses without that item",
+    "attention": "the last layer's attention on each item, mean over heads",
+    "attention-rollout": "attention rolled out through every layer, mean over heads",
+    "neighbours": "each item's recency weight times its similarity to the recommendation",
+}
+
+
+class ExplanationUnavailable(DynintError, ValueError):
+    """The method asked for cannot explain this run (its model lacks the mechanism) or this user."""
 
 
 @dataclass(frozen=True)
@@ -50,8 +70,8 @@ class Explanation:
 
     def to_markdown(self, count: int = 3) -> str:
         lines = [
-            f"Recommendations for user {self.user} and the history items behind them ({self.method}: the score "
-            "each loses without that item).",
+            f"Recommendations for user {self.user} and the history items behind them ({self.method}: "
+            f"{_MEANING[self.method]}).",
             "",
             "| rank | item | score | strongest reasons (history item: weight) |",
             "| --- | --- | --- | --- |",
@@ -66,31 +86,78 @@ class Explanation:
         return "\n".join(lines) + "\n"
 
 
-def explain_user(run: LoadedRun, user: Any, k: int = 10, window: int = DEFAULT_WINDOW) -> Explanation:
-    """Occlusion weights of the last `window` history items (a sequence model: at most its
-    `max_length`) for each of the user's top-`k` recommendations."""
+def explain_user(
+    run: LoadedRun, user: Any, k: int = 10, window: int = DEFAULT_WINDOW, method: ExplainMethod = "auto"
+) -> Explanation:
+    """Weights of the last `window` history items (a sequence model: at most its `max_length`)
+    for each of the user's top-`k` recommendations, by `method` (see the module notes)."""
+    if method not in METHODS:
+        raise ExplanationUnavailable(f"method={method!r}: expected one of {', '.join(METHODS)}")
     recommendations = run.recommend_user(user, k)
     history = run.history_of(user)
     width = min(len(history), window, run.config.train.max_length)
     if width == 0:
-        raise ValueError(f"user {user!r} has no events to explain recommendations with")
-    raw = run.data.interactions.item_ids
+        raise ExplanationUnavailable(f"user {user!r} has no events to explain recommendations with")
+    chosen = _own_mechanism(run) if method == "auto" else method
     items = np.array([run.item_index(r.item) for r in recommendations])
-    start = len(history) - width
-    variants = [history] + [np.delete(history, start + j) for j in range(width)]
-    users = np.full(len(variants), run.user_index(user), dtype=np.int64)
-    scores = score_items(run.scorer, users, Ragged.from_rows(variants), items)  # (1 + width, k)
-    weights = (scores[0][None, :] - scores[1:]).T  # (k, width)
-    kept = history[start:]
-    titles = run.item_titles()
+    if chosen == "occlusion":
+        weights = _occlusion(run, run.user_index(user), history, items, width)
+    elif chosen == "neighbours":
+        if not hasattr(run.scorer, "contributions"):
+            raise ExplanationUnavailable(
+                f"method 'neighbours' explains ItemKNN runs; this run's model is {run.config.model.name!r}"
+            )
+        weights = run.scorer.contributions(run.user_index(user), history, items)[:, -width:]
+    else:
+        weights = _attention(run, history, width, "rollout" if chosen == "attention-rollout" else "last-layer")
+        weights = np.repeat(weights[None, :], len(items), axis=0)
+    kept = history[len(history) - width :]
+    raw, titles = run.data.interactions.item_ids, run.item_titles()
     return Explanation(
         user=str(user),
-        method="occlusion",
+        method=chosen,
         history=[str(raw[i]) for i in kept],
         history_titles=[titles[i] if titles else None for i in kept],
         recommendations=recommendations,
         weights=np.asarray(weights, dtype=np.float64),
     )
+
+
+def _own_mechanism(run: LoadedRun) -> str:
+    """The method that reads the run's model itself: its neighbours, its attention, else occlusion."""
+    if hasattr(run.scorer, "contributions"):
+        return "neighbours"
+    if hasattr(run.scorer, "graphdef"):
+        from flax import nnx
+
+        from dynint.serving.attention import attention_layers
+
+        if attention_layers(nnx.merge(run.scorer.graphdef, run.scorer.params)) is not None:
+            return "attention"
+    return "occlusion"
+
+
+def _occlusion(run: LoadedRun, user: int, history: np.ndarray, items: np.ndarray, width: int) -> np.ndarray:
+    start = len(history) - width
+    variants = [history] + [np.delete(history, start + j) for j in range(width)]
+    users = np.full(len(variants), user, dtype=np.int64)
+    scores = score_items(run.scorer, users, Ragged.from_rows(variants), items)  # (1 + width, k)
+    return (scores[0][None, :] - scores[1:]).T  # (k, width)
+
+
+def _attention(run: LoadedRun, history: np.ndarray, width: int, mode: str) -> np.ndarray:
+    from dynint.serving.attention import AttentionUnavailable, history_attention
+
+    scorer = run.scorer
+    if not hasattr(scorer, "graphdef"):
+        raise ExplanationUnavailable(
+            f"attention explains neural sequence models; this run's model is {run.config.model.name!r}"
+        )
+    try:
+        weights = history_attention(scorer.graphdef, scorer.params, scorer.objective, scorer.max_length, history, mode)
+    except AttentionUnavailable as error:
+        raise ExplanationUnavailable(f"{error}; method 'occlusion' explains any model") from None
+    return weights[-width:]
 
 
 def write_explanation(explanation: Explanation, out_dir: str | Path) -> list[Path]:
@@ -119,7 +186,7 @@ def _heat_map(explanation: Explanation, path: Path) -> bool:
     axis.set_yticks(range(weights.shape[0]), [r.item for r in explanation.recommendations], fontsize=7)
     axis.set_xlabel("history item (oldest to newest)")
     axis.set_ylabel("recommended item")
-    axis.set_title(f"user {explanation.user}: score lost without each history item", fontsize=9)
+    axis.set_title(f"user {explanation.user}: {_MEANING[explanation.method]}", fontsize=9)
     figure.colorbar(image, ax=axis, fraction=0.03)
     figure.tight_layout()
     save_figure(figure, path, dpi=120)
