@@ -127,7 +127,9 @@ def _own_mechanism(run: LoadedRun) -> str:
     """The method that reads the run's model itself: its neighbours, its attention, else occlusion."""
     if hasattr(run.scorer, "contributions"):
         return "neighbours"
-    if hasattr(run.scorer, "graphdef"):
+    from dynint.train.scoring import SequenceScorer
+
+    if isinstance(run.scorer, SequenceScorer):
         from flax import nnx
 
         from dynint.serving.attention import attention_layers
@@ -148,8 +150,10 @@ def _occlusion(run: LoadedRun, user: int, history: np.ndarray, items: np.ndarray
 def _attention(run: LoadedRun, history: np.ndarray, width: int, mode: str) -> np.ndarray:
     from dynint.serving.attention import AttentionUnavailable, history_attention
 
+    from dynint.train.scoring import SequenceScorer
+
     scorer = run.scorer
-    if not hasattr(scorer, "graphdef"):
+    if not isinstance(scorer, SequenceScorer):
         raise ExplanationUnavailable(
             f"attention explains neural sequence models; this run's model is {run.config.model.name!r}"
         )

@@ -1,9 +1,10 @@
 """A finished run, loaded for use: `load(RUN_DIR)` gives a `LoadedRun` that recommends items.
 
 The run's resolved `config.yaml` is read back and its data set prepared again (the same
-preprocessing, so the same id mapping). A next-item model is rebuilt and its tested parameters
-restored: the refit model's last epoch where the run refit for test, else the best validation
-epoch's. A baseline is fitted again on the events visible at test (deterministic, and cheap
+preprocessing, so the same id mapping). A next-item or CTR model is rebuilt and its tested
+parameters restored: the refit model's last epoch where the run refit for test, else the best
+validation epoch's; a CTR model then scores the catalogue as (history, item) pairs
+(`dynint.serving.ctr_scoring`). A baseline is fitted again on the events visible at test (deterministic, and cheap
 next to training). Histories are given and recommendations returned in the data set's raw ids.
 """
 
@@ -165,10 +166,12 @@ def load(run_dir: str | Path, data_dir: str | Path | None = None) -> LoadedRun:
         scorer = _fitted_baseline(config, entry, data)
     elif entry.kind == "neural":
         scorer = _restored_sequence_model(config, entry, data, run_dir, result)
+    elif entry.kind == "ctr":
+        scorer = _restored_ctr_model(config, entry, data, run_dir, result)
     else:
         raise RunNotUsable(
-            f"{run_dir}: model {config.model.name!r} is a {entry.kind} model; recommend serves next-item models "
-            "and baselines"
+            f"{run_dir}: model {config.model.name!r} is a {entry.kind} model; recommend serves next-item models, "
+            "CTR models and baselines"
         )
     return LoadedRun(run_dir, config, data, scorer)
 
@@ -193,19 +196,54 @@ def _fitted_baseline(config: ExperimentConfig, entry: Any, data: PreparedData) -
 def _restored_sequence_model(
     config: ExperimentConfig, entry: Any, data: PreparedData, run_dir: Path, result: dict
 ) -> Scorer:
-    from dynint.train.checkpoint import CheckpointSlot
     from dynint.train.item_content import build_item_content
+    from dynint.train.scoring import SequenceScorer
+
+    _needs_checkpoints(config, run_dir)
+    content = build_item_content(config.model, data.interactions, progress=False)
+    model = entry.build(
+        config.model, data.split.num_items, config.train.max_length, rngs=nnx.Rngs(params=0), content=content
+    )
+    objective = model.objective
+    graphdef, params = _tested_parameters(model, config, run_dir, result)
+    return SequenceScorer.for_training(graphdef, params, objective, config.train)
+
+
+def _restored_ctr_model(
+    config: ExperimentConfig, entry: Any, data: PreparedData, run_dir: Path, result: dict
+) -> Scorer:
+    from dynint.serving.ctr_scoring import CTRCatalogueScorer
+    from dynint.train.ctr_experiment import build_ctr_run_data
+    from dynint.train.item_content import build_item_content
+
+    _needs_checkpoints(config, run_dir)
+    ctr_data = build_ctr_run_data(config, data)  # the feature tokens and sizes the model was built with
+    model = entry.build(
+        config.model,
+        ctr_data.num_items,
+        config.train.max_length,
+        ctr_data.feature_sizes,
+        rngs=nnx.Rngs(params=0),
+        content=build_item_content(config.model, data.interactions, progress=False),
+    )
+    graphdef, params = _tested_parameters(model, config, run_dir, result)
+    return CTRCatalogueScorer(graphdef, params, ctr_data.item_tokens, config.train.max_length)
+
+
+def _needs_checkpoints(config: ExperimentConfig, run_dir: Path) -> None:
+    if not config.train.checkpoint:
+        raise RunNotUsable(f"{run_dir}: the run kept no checkpoints (train.checkpoint=false); nothing to restore")
+
+
+def _tested_parameters(model: nnx.Module, config: ExperimentConfig, run_dir: Path, result: dict) -> tuple[Any, Any]:
+    """`model`'s graph and the parameters the run was tested with (host arrays): the refit's last
+    epoch where it refit for test, else the best validation epoch's."""
+    from dynint.train.checkpoint import CheckpointSlot
     from dynint.train.optim import make_optimizer
     from dynint.train.precision import set_compute_dtype
-    from dynint.train.scoring import SequenceScorer
     from dynint.train.state import init_state, split_model
 
     train = config.train
-    if not train.checkpoint:
-        raise RunNotUsable(f"{run_dir}: the run kept no checkpoints (train.checkpoint=false); nothing to restore")
-    content = build_item_content(config.model, data.interactions, progress=False)
-    model = entry.build(config.model, data.split.num_items, train.max_length, rngs=nnx.Rngs(params=0), content=content)
-    objective = model.objective
     graphdef, params = split_model(set_compute_dtype(model, train.dtype))
     like = init_state(params, make_optimizer(train, 1), jax.random.key(0))
     root = train.checkpoint_directory(run_dir)
@@ -221,4 +259,4 @@ def _restored_sequence_model(
     if restored is None:
         raise RunNotUsable(f"{slot_dir}: holds no checkpoint")
     state, _, _ = restored
-    return SequenceScorer.for_training(graphdef, jax.tree.map(np.asarray, state.params), objective, train)
+    return graphdef, jax.tree.map(np.asarray, state.params)
