@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from baselines.base import Baseline, FitData
-from dynint.components import get_model_entry
+from dynint.components import TRAINERS, get_model_entry, trainer
 from dynint.config.loader import config_to_dict, dump_config
 from dynint.config.schema import ExperimentConfig
 from dynint.data.ctr_samples import CTRSamples, build_ctr_samples
@@ -109,20 +109,8 @@ def _fit_and_evaluate(
         from dynint.temporal.experiment import run_stream
 
         return run_stream(config, data.interactions, run_dir, progress=progress)
-    if entry.kind == "neural":
-        from dynint.train.experiment import train_and_evaluate
-
-        trained = train_and_evaluate(config, data, run_dir, progress=progress)
-        return trained.metrics, trained.extra
-    if entry.kind == "ctr":
-        from dynint.train.ctr_experiment import train_and_evaluate_ctr
-
-        trained = train_and_evaluate_ctr(config, data, run_dir, progress=progress)
-        return trained.metrics, trained.extra
-    if entry.kind == "multitask":
-        from dynint.train.multitask_experiment import train_and_evaluate_multitask
-
-        trained = train_and_evaluate_multitask(config, data, run_dir, progress=progress)
+    if entry.kind in TRAINERS:
+        trained = trainer(entry.kind)(config, data, run_dir, progress=progress)
         return trained.metrics, trained.extra
     metrics: dict[str, dict[str, float]] = {}
     extra: dict[str, Any] = {}

@@ -19,7 +19,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from dynint.components import get_model_entry
+from dynint.components import TRAINERS, get_model_entry
 from dynint.config import parse_config
 from dynint.config.loader import config_to_dict, load_config
 from dynint.config.schema import ExperimentConfig
@@ -99,11 +99,7 @@ def _reproduce(
             if finished is None:
                 if key not in prepared:
                     prepared[key] = prepare_data(base, data_dir)
-                if (
-                    reuse
-                    and get_model_entry(config.model.name).kind in ("neural", "ctr", "multitask")
-                    and config.train.checkpoint
-                ):
+                if reuse and get_model_entry(config.model.name).kind in TRAINERS and config.train.checkpoint:
                     config = replace(config, train=replace(config.train, resume=True))
                 try:
                     run_experiment(config, data=prepared[key], data_dir=data_dir, progress=False)

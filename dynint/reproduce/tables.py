@@ -713,14 +713,22 @@ TABLES: dict[str, TableSpec] = {
     "generative": TableSpec(
         name="generative",
         figure=figures.model_bars(("NDCG@10",)),
-        description="Generative recommenders against dynint's SASRec-CE: HSTU (Zhai et al., ICML 2024), "
-        "next-item full ranking.",
+        description="Generative recommenders against dynint's SASRec-CE: HSTU (Zhai et al., ICML 2024) and "
+        "TIGER-style semantic-id retrieval (Rajput et al., NeurIPS 2023), next-item full ranking.",
         datasets=("ml-100k", "amazon-beauty"),
         rows=(
             RowSpec(
                 "sasrec-ce", "seq-full-ranking/sasrec-ce.yaml", overrides=_CAPPED_ML100K, max_seeds={"amazon-beauty": 1}
             ),
             RowSpec("hstu", "generative/hstu.yaml", overrides=_CAPPED_ML100K, max_seeds={"amazon-beauty": 1}),
+            RowSpec(
+                "tiger",
+                "generative/tiger.yaml",
+                overrides=_CAPPED_ML100K,
+                max_seeds=1,
+                datasets=("ml-100k",),
+                notes="generation: beam of 20, metrics from the beam",
+            ),
         ),
         protocol=_FULL_RANKING,
         metrics=("HR@10", "NDCG@10", "NDCG@20"),

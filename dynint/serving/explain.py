@@ -149,7 +149,6 @@ def _occlusion(run: LoadedRun, user: int, history: np.ndarray, items: np.ndarray
 
 def _attention(run: LoadedRun, history: np.ndarray, width: int, mode: str) -> np.ndarray:
     from dynint.serving.attention import AttentionUnavailable, history_attention
-
     from dynint.train.scoring import SequenceScorer
 
     scorer = run.scorer
