@@ -29,16 +29,28 @@ def history_tokens(histories: Ragged, ids: SemanticIds, max_items: int, width: i
     return out
 
 
+def sequence_windows(sequences: Ragged, size: int) -> list[np.ndarray]:
+    """Every sequence of two or more items cut into windows of at most `size` items, each starting
+    at the previous one's last item (the last window may be shorter, down to two items)."""
+    windows = []
+    for row in range(len(sequences)):
+        sequence = sequences[row]
+        for start in range(0, len(sequence) - 1, size - 1):
+            windows.append(sequence[start : start + size])
+    return windows
+
+
 class TokenBatcher:
-    """`EpochBatches` of the users' sequences: each row the last `max_items + 1` items of a user
-    with at least two, as tokens; rows shuffled per `(seed, epoch)` and cut into batches of
-    `batch_size` (the last one filled with empty rows, which carry no target)."""
+    """`EpochBatches` of the users' sequences as token streams: each sequence cut into consecutive
+    windows of `max_items + 1` items that overlap by one item (so every item but a user's first is
+    predicted once, from up to `max_items` items before it); rows shuffled per `(seed, epoch)` and
+    cut into batches of `batch_size` (the last one filled with empty rows, which carry no target)."""
 
     def __init__(self, sequences: Ragged, ids: SemanticIds, max_items: int, batch_size: int):
-        users = np.flatnonzero(sequences.lengths >= 2)
-        if len(users) == 0:
+        windows = sequence_windows(sequences, max_items + 1)
+        if not windows:
             raise ValueError("no user has two or more training events to learn a next item from")
-        streams = history_tokens(sequences.take(users), ids, max_items + 1)
+        streams = history_tokens(Ragged.from_rows(windows), ids, max_items + 1)
         self.inputs = streams[:, :-1]
         self.targets = streams[:, 1:]
         self.batch_size = batch_size

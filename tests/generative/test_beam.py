@@ -55,13 +55,15 @@ def test_a_narrow_beam_keeps_to_real_unseen_items_and_a_seen_target_stays_a_cand
     assert 6 in everything[0]  # the kept target is generated although the history holds it
 
 
-def test_token_batches_predict_every_next_token_of_the_latest_items():
+def test_token_batches_cover_every_item_of_every_sequence_in_overlapping_windows():
     ids, _, _, _ = _setup()
     sequences = Ragged.from_rows([np.array([1, 2, 3, 4, 5, 6]), np.array([7]), np.array([8, 9])])
     batcher = TokenBatcher(sequences, ids, MAX_ITEMS, batch_size=4)
     [batch] = batcher.epoch(seed=0, epoch=1)
     streams = np.concatenate([batch.inputs[:, :1], batch.targets], axis=1)
-    expected = {tuple(ids.tokens(np.array(items)).reshape(-1)) for items in ([2, 3, 4, 5, 6], [8, 9])}
+    # Windows of MAX_ITEMS + 1 items, each starting at the previous one's last: 1-5 and 5-6; the
+    # one-event user has nothing to predict and is left out.
+    expected = {tuple(ids.tokens(np.array(items)).reshape(-1)) for items in ([1, 2, 3, 4, 5], [5, 6], [8, 9])}
     found = {tuple(row[row != 0]) for row in streams if row.any()}
-    assert found == expected  # the one-event user has nothing to predict and is left out
-    assert batcher.examples(batch) == (5 * ids.depth - 1) + (2 * ids.depth - 1)
+    assert found == expected
+    assert batcher.examples(batch) == (5 * ids.depth - 1) + 2 * (2 * ids.depth - 1)
