@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 # dynint.serving.explain.METHODS, spelled out so that building the parser imports no JAX.
-METHODS = ("auto", "occlusion", "attention", "attention-rollout", "neighbours")
+METHODS = ("auto", "occlusion", "attention", "attention-rollout", "target-attention", "neighbours")
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -18,7 +18,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--method",
         default="auto",
         choices=METHODS,
-        help="auto (default): the model's own mechanism (ItemKNN neighbours, Transformer attention), else occlusion",
+        help="auto (default): the model's own mechanism (ItemKNN neighbours, DIN/DIEN target attention, "
+        "Transformer attention), else occlusion",
     )
     parser.add_argument("--out", help="a folder for explanation.{md,json,png}")
     parser.add_argument("--data-dir", default=None)

@@ -49,6 +49,18 @@ class CTRCatalogueScorer:
                 scores[row, start : start + len(chunk)] = np.asarray(logits)[: len(chunk)]
         return scores
 
+    def has_target_attention(self) -> bool:
+        """Whether the model weighs each behaviour against the target (DIN, DIEN)."""
+        return hasattr(nnx.merge(self.graphdef, self.params), "attention_weights")
+
+    def target_attention(self, history: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """`(len(items), window)`: the weight the model's target attention gives each of the
+        history's last `max_length` items (oldest first) when the target is each of `items`."""
+        window = np.asarray(history)[-self.max_length :]
+        targets = np.asarray(items, dtype=np.int32)
+        weights = _attention_weights(self.graphdef, self.params, self._batch(window.astype(np.int32), targets))
+        return np.asarray(weights, dtype=np.float64)[:, : len(window)]
+
     def _batch(self, history: np.ndarray, targets: np.ndarray) -> CTRBatch:
         histories = np.broadcast_to(history, (len(targets), len(history)))
         padding = np.zeros_like(histories)
@@ -67,3 +79,8 @@ class CTRCatalogueScorer:
 @partial(jax.jit, static_argnums=0)
 def _logits(graphdef: Any, params: Any, batch: CTRBatch) -> jax.Array:
     return nnx.merge(graphdef, params)(batch)[0]
+
+
+@partial(jax.jit, static_argnums=0)
+def _attention_weights(graphdef: Any, params: Any, batch: CTRBatch) -> jax.Array:
+    return nnx.merge(graphdef, params).attention_weights(batch)

@@ -3,11 +3,13 @@
 Methods (`method`; `auto` takes the model's own mechanism where it has one):
 - `neighbours` (ItemKNN): each history event's exact share of the item's score, its recency
   weight times its similarity to the item (the shares sum to the score);
+- `target-attention` (DIN, DIEN): the weight the model's attention gives each history item with
+  the recommended item as the target, so each recommendation has its own reasons;
 - `attention` / `attention-rollout` (SASRec, sparse SASRec, BERT4Rec): the attention the scored
   representation pays to each history item, last layer or rolled out through the layers
   (`dynint.serving.attention`); one weight per history item, the same for every recommendation,
   since these models encode the history without looking at the candidate;
-- `occlusion` (every model and baseline; `auto` for the others, GRU4Rec and HSTU among them):
+- `occlusion` (every model and baseline; `auto` for the others, GRU4Rec, HSTU and BST among them):
   `score(item | history) - score(item | history without j)`, what the recommendation loses when
   event `j` is removed (positive: the event supports it).
 
@@ -29,13 +31,14 @@ from dynint.io import write_json_atomic, write_text_atomic
 from dynint.serving.loading import LoadedRun, Recommendation
 
 DEFAULT_WINDOW = 20
-ExplainMethod = Literal["auto", "occlusion", "attention", "attention-rollout", "neighbours"]
-METHODS: tuple[str, ...] = ("auto", "occlusion", "attention", "attention-rollout", "neighbours")
+ExplainMethod = Literal["auto", "occlusion", "attention", "attention-rollout", "target-attention", "neighbours"]
+METHODS: tuple[str, ...] = ("auto", "occlusion", "attention", "attention-rollout", "target-attention", "neighbours")
 _MEANING = {
     "occlusion": "the score each loses without that item",
     "attention": "the last layer's attention on each item, mean over heads",
     "attention-rollout": "attention rolled out through every layer, mean over heads",
     "neighbours": "each item's recency weight times its similarity to the recommendation",
+    "target-attention": "the model's attention on each item with the recommendation as its target",
 }
 
 
@@ -108,6 +111,12 @@ def explain_user(
                 f"method 'neighbours' explains ItemKNN runs; this run's model is {run.config.model.name!r}"
             )
         weights = run.scorer.contributions(run.user_index(user), history, items)[:, -width:]
+    elif chosen == "target-attention":
+        if not getattr(run.scorer, "has_target_attention", lambda: False)():
+            raise ExplanationUnavailable(
+                f"method 'target-attention' explains DIN and DIEN runs; this run's model is {run.config.model.name!r}"
+            )
+        weights = run.scorer.target_attention(history, items)[:, -width:]
     else:
         weights = _attention(run, history, width, "rollout" if chosen == "attention-rollout" else "last-layer")
         weights = np.repeat(weights[None, :], len(items), axis=0)
@@ -127,6 +136,8 @@ def _own_mechanism(run: LoadedRun) -> str:
     """The method that reads the run's model itself: its neighbours, its attention, else occlusion."""
     if hasattr(run.scorer, "contributions"):
         return "neighbours"
+    if getattr(run.scorer, "has_target_attention", lambda: False)():
+        return "target-attention"
     from dynint.train.scoring import SequenceScorer
 
     if isinstance(run.scorer, SequenceScorer):

@@ -53,8 +53,11 @@ def test_a_ctr_run_recommends_unseen_items_best_first_and_explains_them(din_run)
     assert len(recommendations) == 5 and not seen & {r.item for r in recommendations}
     scores = [r.score for r in recommendations]
     assert scores == sorted(scores, reverse=True)
-    explanation = explain_user(run, user, k=3, window=5)  # DIN: no attention reader or neighbours, so occlusion
-    assert explanation.method == "occlusion" and explanation.weights.shape == (3, 5)
+    explanation = explain_user(run, user, k=3, window=5)  # DIN: its own target attention
+    assert explanation.method == "target-attention" and explanation.weights.shape == (3, 5)
+    assert not np.allclose(explanation.weights[0], explanation.weights[1])  # each recommendation its own reasons
+    occluded = explain_user(run, user, k=3, window=5, method="occlusion")
+    assert occluded.weights.shape == (3, 5)
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -67,3 +70,27 @@ def test_every_ctr_model_scores_a_pair_as_its_own_forward_pass_does(name):
     histories = Ragged.from_rows([np.array([3, 7, 1]), np.array([1, 2, 3, 4, 5, 6])])
     scores = scorer.score(np.array([0, 2]), histories, np.arange(1, NUM_ITEMS + 1))
     np.testing.assert_allclose(scores[:, [3, 11]].diagonal(), logits[[0, 2]], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["din", "dien"])
+def test_target_attention_is_the_models_own_weight_for_each_target(name):
+    model = tiny_model(name)
+    graphdef, params = nnx.split(model)
+    scorer = CTRCatalogueScorer(graphdef, params, {"genre": GENRES}, MAX_LENGTH)
+    assert scorer.has_target_attention()
+    batch = tiny_batch()  # row 2: history 1..6, target 12
+    expected = np.asarray(model.attention_weights(batch))[2]
+    np.testing.assert_allclose(scorer.target_attention(np.arange(1, 7), np.array([12]))[0], expected, rtol=1e-5)
+
+
+def test_bst_has_no_target_attention_to_read():
+    model = tiny_model("bst")
+    graphdef, params = nnx.split(model)
+    assert not CTRCatalogueScorer(graphdef, params, {"genre": GENRES}, MAX_LENGTH).has_target_attention()
+
+
+def test_the_commands_method_choices_are_the_explainers():
+    from dynint.cli.explain_command import METHODS as CLI_METHODS
+    from dynint.serving.explain import METHODS
+
+    assert CLI_METHODS == METHODS
