@@ -41,3 +41,21 @@ class PrivacyConfig:
             raise ConfigError(f"train.privacy.delta={self.delta!r}: expected a value in (0, 1) or null")
         if self.target_epsilon is not None and not self.target_epsilon > 0:
             raise ConfigError(f"train.privacy.target_epsilon={self.target_epsilon!r}: expected a positive number")
+
+
+@dataclass(frozen=True)
+class FederatedConfig:
+    """`train.federated`: FedAvg rounds of `train.batch_size` clients, each taking `local_steps`
+    SGD steps of `local_learning_rate` on its own data."""
+
+    enabled: bool = False
+    local_steps: int = 1
+    local_learning_rate: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.local_steps < 1:
+            raise ConfigError(f"train.federated.local_steps={self.local_steps!r}: expected a positive integer")
+        if not self.local_learning_rate > 0:
+            raise ConfigError(
+                f"train.federated.local_learning_rate={self.local_learning_rate!r}: expected a positive number"
+            )

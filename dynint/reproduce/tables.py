@@ -380,6 +380,8 @@ BEYOND_ACCURACY_NOTES: tuple[str, ...] = (
 
 # privacy: noise multipliers for epsilon 8, 4, 1 over the config's 600 steps (dynint.privacy.accounting).
 _DP_NOISE = {8: 1.889, 4: 3.113, 1: 9.672}
+# ... and in 50 full-batch steps (sampling rate 1; experiments/privacy/sasrec-ce-dp-full.yaml).
+_DP_FULL_BATCH_NOISE = {8: 3.666, 4: 6.367, 1: 20.406}
 PRIVACY_NOTES: tuple[str, ...] = (
     "User-level DP-SGD (dynint/privacy): one example is one user's whole training sequence; per-user gradients "
     "clipped to norm 1, summed, Gaussian noise of std noise_multiplier added, divided by the users in the batch. "
@@ -688,7 +690,8 @@ TABLES: dict[str, TableSpec] = {
     "privacy": TableSpec(
         name="privacy",
         figure=figures.model_bars(("NDCG@10",)),
-        description="SASRec-CE under user-level DP-SGD: accuracy against the privacy budget epsilon.",
+        description="SASRec-CE under user-level DP-SGD and federated averaging: accuracy against the privacy "
+        "budget epsilon.",
         datasets=("ml-100k",),
         rows=(
             RowSpec("sasrec-ce-non-private", "privacy/sasrec-ce-dp.yaml", overrides=("train.privacy.enabled=false",)),
@@ -702,6 +705,25 @@ TABLES: dict[str, TableSpec] = {
                     overrides=(f"train.privacy.noise_multiplier={sigma}",),
                 )
                 for epsilon, sigma in _DP_NOISE.items()
+            ),
+            RowSpec(
+                "sasrec-ce-full-non-private",
+                "privacy/sasrec-ce-dp-full.yaml",
+                overrides=("train.privacy.enabled=false",),
+            ),
+            *(
+                RowSpec(
+                    f"sasrec-ce-full-dp-eps{epsilon}",
+                    "privacy/sasrec-ce-dp-full.yaml",
+                    overrides=(f"train.privacy.noise_multiplier={sigma}",),
+                )
+                for epsilon, sigma in _DP_FULL_BATCH_NOISE.items()
+            ),
+            RowSpec("sasrec-ce-fedavg", "privacy/sasrec-ce-fedavg.yaml"),
+            RowSpec(
+                "sasrec-ce-dp-fedavg-eps8",
+                "privacy/sasrec-ce-fedavg.yaml",
+                overrides=("train.privacy.enabled=true", "train.privacy.noise_multiplier=3.666"),
             ),
         ),
         protocol=_FULL_RANKING,

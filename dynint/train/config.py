@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from dynint.errors import ConfigError
-from dynint.privacy.config import PrivacyConfig
+from dynint.privacy.config import FederatedConfig, PrivacyConfig
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ class TrainConfig:
 
     `privacy` trains with DP-SGD (next-item sequence models; see `dynint.privacy.config`): the
     loop then reports each epoch's spent epsilon and stops at `privacy.target_epsilon`.
+    `federated` trains by FedAvg rounds of `batch_size` clients (users), and with `privacy` by
+    DP-FedAvg (`dynint.privacy.federated`).
 
     `refit_for_test` (sequence models): once early stopping has chosen the best epoch `E` on
     validation, a second model is trained from the same initial parameters for `E` epochs on the
@@ -53,7 +55,7 @@ class TrainConfig:
     learn from the validation events that the test histories contain.
     """
 
-    optimizer: Literal["adam", "adamw"] = "adam"
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
     learning_rate: float = 1e-3
     weight_decay: float = 0.0
     decay_embeddings: bool = False
@@ -82,6 +84,7 @@ class TrainConfig:
     max_consecutive_nonfinite: int = 10
     checkpoint_every_steps: int | None = None
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    federated: FederatedConfig = field(default_factory=FederatedConfig)
 
     def checkpoint_directory(self, run_dir: str | Path) -> Path:
         """Where the run in `run_dir` keeps its checkpoints: `checkpoint_dir`, else `run_dir/checkpoints`."""

@@ -40,6 +40,7 @@ from dynint.observability.curves import plot_runs
 from dynint.observability.tensorboard import EpochWriter
 from dynint.privacy.accounting import epsilon_spent
 from dynint.privacy.dpsgd import private_value_and_grad
+from dynint.privacy.federated import federated_value_and_grad
 from dynint.train import sharding
 from dynint.train.checkpoint import Checkpoints
 from dynint.train.config import TrainConfig
@@ -171,9 +172,18 @@ def fit(
     state = jax.device_put(state, shardings)
     loss = with_compute_dtype(loss, train.dtype)
     gradient = None
-    if train.privacy.enabled:
+    if train.privacy.enabled or train.federated.enabled:
         if not hasattr(batches, "num_sequences"):
-            raise ConfigError("train.privacy: DP-SGD is implemented for next-item sequence models only")
+            raise ConfigError("train.privacy and train.federated are implemented for next-item sequence models only")
+    if train.federated.enabled:
+        private = train.privacy if train.privacy.enabled else None
+        gradient = federated_value_and_grad(
+            loss,
+            train.federated,
+            private.clip_norm if private else float("inf"),
+            private.noise_multiplier if private else 0.0,
+        )
+    elif train.privacy.enabled:
         gradient = private_value_and_grad(loss, train.privacy.clip_norm, train.privacy.noise_multiplier)
     step = make_train_step(
         loss, optimizer, mesh, shardings, nonfinite_limit=train.nonfinite_limit, value_and_grad=gradient

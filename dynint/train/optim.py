@@ -1,4 +1,4 @@
-"""The optax optimizer a `TrainConfig` describes: Adam/AdamW, warm-up and decay, clipping, a weight-decay mask.
+"""The optax optimizer a `TrainConfig` describes: Adam/AdamW/SGD, warm-up and decay, clipping, a weight-decay mask.
 Frozen model inputs (pretrained item content, `frozen_*` leaves) are left out of it."""
 
 from __future__ import annotations
@@ -50,6 +50,14 @@ def make_optimizer(config: TrainConfig, total_steps: int) -> optax.GradientTrans
             b2=config.beta2,
             weight_decay=config.weight_decay,
             mask=lambda params: weight_decay_mask(params, config.decay_embeddings),
+        )
+    elif config.optimizer == "sgd":
+        # Plain SGD with coupled L2 decay; with learning rate 1 it is FedAvg's server step (dynint.privacy.federated).
+        optimizer = optax.chain(
+            optax.add_decayed_weights(
+                config.weight_decay, mask=lambda params: weight_decay_mask(params, config.decay_embeddings)
+            ),
+            optax.sgd(schedule),
         )
     else:
         # Adam with coupled L2 decay (added to the gradient), as torch's Adam(weight_decay=...) does.
