@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from dynint.plotting import pyplot_or_none, save_figure
 
 Figure = Callable[[dict[str, Any], Path], bool]
@@ -159,5 +161,55 @@ def several(*figures: tuple[str, Figure]) -> Figure:
     def draw(table: dict[str, Any], path: Path) -> bool:
         drawn = [figure(table, path.with_name(f"{path.stem}{suffix}{path.suffix}")) for suffix, figure in figures]
         return any(drawn)
+
+    return draw
+
+
+def accuracy_against_budget(metric: str, series: Sequence[tuple[str, str]], references: Sequence[str]) -> Figure:
+    """`metric` against each private row's spent epsilon (log axis), one line per `series`
+    (label, row-name prefix: rows `PREFIX{epsilon}`), and the `references` rows (non-private
+    ones) as horizontal lines; one panel per data set."""
+
+    def draw(table: dict[str, Any], path: Path) -> bool:
+        datasets = list(dict.fromkeys(row["dataset"] for row in table["rows"]))
+        plt = pyplot_or_none() if datasets else None
+        if plt is None:
+            return False
+        figure, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 3.8), squeeze=False)
+        for axis, dataset in zip(axes[0], datasets, strict=True):
+            rows = [row for row in table["rows"] if row["dataset"] == dataset and metric in row["metrics"]]
+            for label, prefix in series:
+                points = sorted(
+                    (row["record_metrics"]["epsilon"]["mean"], row["metrics"][metric]["mean"])
+                    for row in rows
+                    if row["model"].startswith(prefix)
+                    and np.isfinite(row.get("record_metrics", {}).get("epsilon", {}).get("mean", np.inf))
+                )
+                if points:
+                    axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
+            for index, name in enumerate(references):
+                for row in rows:
+                    if row["model"] == name:
+                        axis.axhline(
+                            row["metrics"][metric]["mean"], color=f"C{len(series) + index}", linestyle="--", label=name
+                        )
+            axis.set_xscale("log")
+            spent = sorted(
+                {
+                    round(row["record_metrics"]["epsilon"]["mean"], 1)
+                    for row in rows
+                    if np.isfinite(row.get("record_metrics", {}).get("epsilon", {}).get("mean", np.inf))
+                }
+            )
+            axis.set_xticks(spent, [f"{value:g}" for value in spent])
+            axis.minorticks_off()
+            axis.set_xlabel("epsilon spent (delta 1 / users)")
+            axis.set_ylabel(f"{metric} (test)")
+            axis.set_title(dataset, fontsize=9)
+            axis.legend(fontsize=7)
+            axis.grid(alpha=0.3)
+        figure.tight_layout()
+        save_figure(figure, path, dpi=120)
+        return True
 
     return draw

@@ -689,7 +689,21 @@ TABLES: dict[str, TableSpec] = {
     ),
     "privacy": TableSpec(
         name="privacy",
-        figure=figures.model_bars(("NDCG@10",)),
+        figure=figures.several(
+            ("", figures.model_bars(("NDCG@10",))),
+            (
+                "-epsilon",
+                figures.accuracy_against_budget(
+                    "NDCG@10",
+                    (
+                        ("DP-SGD, bucketed batches", "sasrec-ce-dp-eps"),
+                        ("DP-SGD, full-batch steps", "sasrec-ce-full-dp-eps"),
+                        ("DP-FedAvg", "sasrec-ce-dp-fedavg-eps"),
+                    ),
+                    ("sasrec-ce-non-private", "sasrec-ce-full-non-private", "sasrec-ce-fedavg"),
+                ),
+            ),
+        ),
         description="SASRec-CE under user-level DP-SGD and federated averaging: accuracy against the privacy "
         "budget epsilon.",
         datasets=("ml-100k",),

@@ -50,3 +50,12 @@ def test_bars_come_per_data_set_and_metric_with_published_rows_after_ours():
         ("d1", "NDCG@10", ["a", "p (published)"]),
         ("d2", "AUC", ["b"]),  # d2's NDCG@10 panel would hold only a published bar
     ]
+
+
+def test_privacy_draws_accuracy_against_the_spent_budget(tmp_path):
+    table = json.loads((REPO_ROOT / "results" / "privacy.json").read_text())
+    assert TABLES["privacy"].figure(table, tmp_path / "privacy.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["privacy-epsilon.png", "privacy.png"]
+    no_private_rows = {**table, "rows": [r for r in table["rows"] if "dp" not in r["model"]]}
+    draw = figures.accuracy_against_budget("NDCG@10", (("DP-SGD", "sasrec-ce-dp-eps"),), ())
+    assert draw(no_private_rows, tmp_path / "empty.png")  # the panel still shows, with no line
