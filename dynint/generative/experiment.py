@@ -55,8 +55,8 @@ def train_and_evaluate_generative(
     _check_protocol(config)
     if split.cold_items:
         raise ConfigError(
-            f"split.kind={split.kind!r}: TIGER learns its semantic ids from every item's content, so it could rank "
-            "cold items, but its decoder never generates a token path it has not trained on; use leave-one-out"
+            f"split.kind={split.kind!r}: TIGER does not run under item cold start yet (its evaluation has not been "
+            "checked for held-out items); use split.kind=leave-one-out"
         )
     enable_compilation_cache()
     vectors = item_vectors(model_config, data.interactions.item_features, split.num_items, progress)
