@@ -206,7 +206,8 @@ def accuracy_against_budget(metric: str, series: Sequence[tuple[str, str]], refe
             axis.set_xlabel("epsilon spent (delta 1 / users)")
             axis.set_ylabel(f"{metric} (test)")
             axis.set_title(dataset, fontsize=9)
-            axis.legend(fontsize=7)
+            if axis.get_legend_handles_labels()[0]:  # a data set with no private row has no line to name
+                axis.legend(fontsize=7)
             axis.grid(alpha=0.3)
         figure.tight_layout()
         save_figure(figure, path, dpi=120)
