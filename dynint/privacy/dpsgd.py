@@ -53,15 +53,21 @@ def private_value_and_grad(
         norms = weight * jax.vmap(optax.tree.norm)(grads)
         scale = present * weight * jnp.minimum(1.0, clip_norm / jnp.maximum(norms, 1e-30))
         summed = jax.tree.map(lambda g: jnp.tensordot(scale, g, axes=1), grads)
-        leaves, treedef = jax.tree.flatten(summed)
-        noise_keys = jax.random.split(noise_key, len(leaves))
-        noised = [
-            (leaf + noise_multiplier * clip_norm * jax.random.normal(k, leaf.shape, leaf.dtype)) / count
-            if noise_multiplier
-            else leaf / count
-            for leaf, k in zip(leaves, noise_keys, strict=True)
-        ]
         value = jnp.sum(present * weight * means) / count
-        return value, jax.tree.unflatten(treedef, noised)
+        return value, noised_mean(summed, noise_multiplier * clip_norm if noise_multiplier else 0.0, count, noise_key)
 
     return value_and_grad
+
+
+def noised_mean(summed: Any, noise_std: float, total: jax.Array, key: jax.Array) -> Any:
+    """`summed` (a pytree) with Gaussian noise of std `noise_std` added to every coordinate (none
+    when it is 0), divided by `total`: the last step of DP-SGD and of DP-FedAvg."""
+    leaves, treedef = jax.tree.flatten(summed)
+    keys = jax.random.split(key, len(leaves))
+    return jax.tree.unflatten(
+        treedef,
+        [
+            (leaf + noise_std * jax.random.normal(k, leaf.shape, leaf.dtype)) / total if noise_std else leaf / total
+            for leaf, k in zip(leaves, keys, strict=True)
+        ],
+    )

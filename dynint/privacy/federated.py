@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import optax
 
 from dynint.privacy.config import FederatedConfig
-from dynint.privacy.dpsgd import per_user_batches
+from dynint.privacy.dpsgd import noised_mean, per_user_batches
 from dynint.train.batching import TrainBatch
 from dynint.train.step import LossFn
 
@@ -66,15 +66,8 @@ def federated_value_and_grad(
             weights = positions
             total = jnp.maximum(jnp.sum(positions), 1.0)
         summed = jax.tree.map(lambda change: jnp.tensordot(weights, change, axes=1), changes)
-        leaves, treedef = jax.tree.flatten(summed)
-        noise_keys = jax.random.split(noise_key, len(leaves))
-        update = [
-            (leaf + noise_multiplier * clip_norm * jax.random.normal(k, leaf.shape, leaf.dtype)) / total
-            if noise_multiplier
-            else leaf / total
-            for leaf, k in zip(leaves, noise_keys, strict=True)
-        ]
+        update = noised_mean(summed, noise_multiplier * clip_norm if noise_multiplier else 0.0, total, noise_key)
         value = jnp.sum(positions * losses) / jnp.maximum(jnp.sum(positions), 1.0)
-        return value, jax.tree.map(jnp.negative, jax.tree.unflatten(treedef, update))
+        return value, jax.tree.map(jnp.negative, update)
 
     return value_and_grad
