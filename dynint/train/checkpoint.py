@@ -16,6 +16,7 @@ import json
 import logging
 import re
 import shutil
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,8 +60,7 @@ class CheckpointSlot:
                 )
                 self._manager.wait_until_finished()
         except Exception as error:  # orbax and tensorstore raise their own types for a failed write
-            for partial in self.directory.glob(f"{step}.orbax-checkpoint-tmp*"):
-                shutil.rmtree(partial, ignore_errors=True)  # the pieces of the save, never finalized
+            _remove_partial_saves(self.directory, step)
             reason = _write_failure(error)
             raise OutputError(self.directory / str(step), f"saving the checkpoint failed ({reason})") from error
         try:
@@ -164,6 +164,20 @@ def _orbax_errors_unlogged() -> Iterator[None]:
         yield
     finally:
         logger.setLevel(level)
+
+
+def _remove_partial_saves(directory: Path, step: int, settle_seconds: float = 2.0) -> None:
+    """Remove the pieces of a save of `step` that was never finalized. Tensorstore's writer threads may still
+    finish a write after the failure surfaced (recreating a folder just removed), so removal repeats until the
+    folder has stayed gone for a few checks or `settle_seconds` have passed."""
+    deadline = time.monotonic() + settle_seconds
+    quiet_checks = 0
+    while quiet_checks < 3 and time.monotonic() < deadline:
+        partials = list(directory.glob(f"{step}.orbax-checkpoint-tmp*"))
+        for partial in partials:
+            shutil.rmtree(partial, ignore_errors=True)
+        quiet_checks = 0 if partials else quiet_checks + 1
+        time.sleep(0.05)
 
 
 def _write_failure(error: Exception) -> str:
