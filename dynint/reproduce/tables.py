@@ -451,6 +451,18 @@ GENERATIVE_NOTES: tuple[str, ...] = (
     "and its epochs were about three times faster here (no feed-forward block; wall time 482 s against 1,920 s, "
     "with other runs sharing the machine). The re-implementations' report of HSTU about 10% above their SASRec "
     "is not seen against this stronger SASRec-CE on Beauty; on ml-100k HSTU is 8% ahead.",
+    "tiger (ml-100k, seed 0 only, runs at 1fdcfd3): an RQ-VAE (3 levels of 256 codes, latent 32, 2,000 steps) "
+    "turns each item's all-MiniLM-L6-v2 text vector into a semantic id; every code of every level is used "
+    "(perplexity 215, 222, 229), 36 items share their three codes with another and are told apart by a fourth "
+    "token (vocabulary 771). A 2-layer causal Transformer over the token streams is trained on every item of "
+    "every history and generates the next item with a beam of 20 constrained to real, unseen items; metrics "
+    "come from the beam (a target outside it is a miss), so columns at K <= 20 are exact. Test NDCG@10 0.0895 "
+    "against sasrec-ce's 0.0837 and hstu's 0.0982 on the same seed (validation 0.1010 against 0.0943 and "
+    "0.0976; before the refit 0.0844 against 0.0776 and 0.0878); HR@10 0.1676 against 0.1665 and 0.1824. One "
+    "seed: the difference to sasrec-ce is inside its seed std (0.0064). Nothing was tuned for tiger beyond "
+    "the sizes above (hidden 128, dropout 0.2, Adam 1e-3, chosen before the run, not on test). Its wall time "
+    "(7,096 s for 66 epochs) is dominated by beam-search validation (about 40-60 s an epoch against 14-30 s "
+    "of training), with other runs sharing the machine.",
 )
 
 TABLES: dict[str, TableSpec] = {
