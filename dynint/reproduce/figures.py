@@ -214,3 +214,78 @@ def accuracy_against_budget(metric: str, series: Sequence[tuple[str, str]], refe
         return True
 
     return draw
+
+
+_SIZED = re.compile(r"^(?P<family>.+)-(?P<width>\d+)x(?P<depth>\d+)$")
+
+
+def scaling_curves(metric: str, size_key: str, flops_key: str) -> Figure:
+    """`metric` against model size for rows named FAMILY-WIDTHxDEPTH: per data set, one panel over
+    the record column `size_key` and one over `flops_key` (log axes), a line per family for test
+    (solid) and validation (dashed), and on the size panel the least-squares trend of the test
+    metric on log10(size) with its 90% confidence band."""
+
+    def draw(table: dict[str, Any], path: Path) -> bool:
+        curves: dict[str, dict[str, list[tuple[float, float, float, float]]]] = {}
+        for row in table["rows"]:
+            named = _SIZED.match(row["model"])
+            record = row.get("record_metrics", {})
+            if named is None or size_key not in record or metric not in row["metrics"]:
+                continue
+            flops = record.get(flops_key, {}).get("mean", float("nan"))
+            test, valid = row["metrics"][metric]["mean"], row["valid_metrics"][metric]["mean"]
+            point = (record[size_key]["mean"], flops, test, valid)
+            curves.setdefault(row["dataset"], {}).setdefault(named["family"], []).append(point)
+        plt = pyplot_or_none() if curves else None
+        if plt is None:
+            return False
+        figure, axes = plt.subplots(len(curves), 2, figsize=(10.0, 3.6 * len(curves)), squeeze=False)
+        for (size_axis, flops_axis), (dataset, families) in zip(axes, curves.items(), strict=True):
+            for index, (family, points) in enumerate(families.items()):
+                points.sort()
+                sizes, flops, test, valid = (np.array(values) for values in zip(*points, strict=True))
+                colour = f"C{index % 10}"
+                for axis, x in ((size_axis, sizes), (flops_axis, flops)):
+                    axis.plot(x, test, marker="o", color=colour, label=f"{family} (test)")
+                    axis.plot(x, valid, marker="x", linestyle="--", color=colour, alpha=0.6, label=f"{family} (valid)")
+                band = log_linear_trend(sizes, test)
+                if band is not None:
+                    grid, fitted, low, high = band
+                    size_axis.plot(grid, fitted, color=colour, linewidth=0.8, alpha=0.8)
+                    size_axis.fill_between(grid, low, high, color=colour, alpha=0.12)
+            labels = ("non-embedding parameters", "training FLOPs to the chosen epoch")
+            for axis, label in zip((size_axis, flops_axis), labels, strict=True):
+                axis.set_xscale("log")
+                axis.set_xlabel(label)
+                axis.set_ylabel(metric)
+                axis.set_title(dataset, fontsize=9)
+                axis.grid(alpha=0.3)
+            size_axis.legend(fontsize=7)
+        title = f"{table['table']}: {metric} against size (band: 90% confidence of the log-linear trend)"
+        figure.suptitle(title, fontsize=9)
+        figure.tight_layout()
+        save_figure(figure, path, dpi=120)
+        return True
+
+    return draw
+
+
+def log_linear_trend(
+    sizes: np.ndarray, values: np.ndarray, confidence: float = 0.9, points: int = 50
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """The least-squares line of `values` on log10(`sizes`) over a grid spanning the sizes, with the
+    `confidence` band of the fitted mean (Student's t); None with fewer than three sizes."""
+    from scipy import stats
+
+    if len(sizes) < 3:
+        return None
+    x = np.log10(sizes)
+    slope, intercept = np.polyfit(x, values, 1)
+    residual = values - (intercept + slope * x)
+    dof = len(x) - 2
+    scale = np.sqrt(residual @ residual / dof)
+    grid = np.linspace(x.min(), x.max(), points)
+    spread = scale * np.sqrt(1.0 / len(x) + (grid - x.mean()) ** 2 / ((x - x.mean()) ** 2).sum())
+    margin = stats.t.ppf(0.5 + confidence / 2.0, dof) * spread
+    fitted = intercept + slope * grid
+    return 10.0**grid, fitted, fitted - margin, fitted + margin

@@ -31,6 +31,7 @@ from dynint.models.item_representation import ItemRepresentationConfig
 from dynint.train import sharding
 from dynint.train.batching import SequenceBatcher
 from dynint.train.compilation import enable_compilation_cache
+from dynint.train.compute_cost import flops_to_epoch, non_embedding_parameters, training_flops_per_example
 from dynint.train.config import TrainConfig
 from dynint.train.item_content import build_item_content
 from dynint.train.loop import METRICS_LOG, EpochBatches, LoopProgress, fit
@@ -80,6 +81,8 @@ def train_and_evaluate(
     del model
     params = host_copy(params)
 
+    body = non_embedding_parameters(trainable_parameters(params))
+
     mesh, devices = data_parallel_mesh(train)
     # With the item table split over `model` (one process), ranking runs on the split table.
     ranking_mesh = mesh if train.model_parallelism > 1 and jax.process_count() == 1 else None
@@ -121,6 +124,8 @@ def train_and_evaluate(
         refit_batches=batcher(split.visible("test")) if train.refit_for_test else None,
         refit_loss=sequence_loss_fn(graphdef, config.model, split.training_catalogue("test")),
         parameters=sum(int(leaf.size) for leaf in jax.tree.leaves(trainable_parameters(params))),
+        non_embedding_parameters=body,
+        flops_per_example=training_flops_per_example(config.model, body, train.max_length, split.num_items),
     )
 
 
@@ -235,6 +240,8 @@ def trained_run(loop: LoopProgress, test: dict[str, float], test_time: float, **
         "test_time_s": test_time,
         **extra,
     }
+    if "flops_per_example" in extra:  # the training operations that produced the chosen epoch
+        record["train_flops_to_best_epoch"] = flops_to_epoch(loop.history, loop.best_epoch, extra["flops_per_example"])
     if "epsilon" in loop.history[-1]:  # DP-SGD: what the whole training spent
         record["epsilon"], record["delta"] = loop.history[-1]["epsilon"], loop.history[-1]["delta"]
     return TrainedRun({"valid": loop.history[loop.best_epoch - 1]["valid"], "test": test}, record)
