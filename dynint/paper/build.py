@@ -52,6 +52,7 @@ PAPER_TABLES: Mapping[str, PaperTable] = {
     "text-enhanced": PaperTable(("HR@10", "NDCG@10", "AUC", "GAUC")),
     "temporal": PaperTable(("mean NDCG@10", "AUC NDCG@10"), ("later update time (s)", "switch lag (events)")),
     "generative": PaperTable(("HR@10", "NDCG@10"), ("parameters",)),
+    "scaling": PaperTable(("NDCG@10",), ("non_embedding_parameters", "train_flops_to_best_epoch")),
     "beyond-accuracy": PaperTable(("NDCG@10", "Coverage@10", "Gini@10", "Novelty@10", "ILD@10", "NDCG@10 gap")),
     "privacy": PaperTable(("HR@10", "NDCG@10"), ("epsilon",)),
 }

@@ -42,13 +42,27 @@ def format_metric(value: float) -> str:
 
 
 def format_record(summary: Mapping[str, Any]) -> tuple[str, str]:
-    """A record column's (mean, std): a count shared by every seed as an integer with thousands
-    separators (std 0), otherwise two decimals below 10 and one above."""
+    """A record column's (mean, std): a value of 10^9 or more (operation counts) in scientific
+    notation, a count shared by every seed as an integer with thousands separators (std 0),
+    otherwise two decimals below 10 and one above."""
     values = [float(v) for v in summary["values"]]
+    if abs(summary["mean"]) >= 1e9 and math.isfinite(summary["mean"]):
+        return _scientific(summary["mean"]), _scientific(summary["std"])
     if values and all(v.is_integer() and v == values[0] for v in values):
         return f"{int(values[0]):,}".replace(",", "{,}"), "0"
     digits = 2 if abs(summary["mean"]) < 10 else 1
     return f"{summary['mean']:.{digits}f}", f"{summary['std']:.{digits}f}"
+
+
+def _scientific(value: float) -> str:
+    """`value` as LaTeX math with three significant digits: `$2.68\\times10^{12}$`."""
+    if value == 0:
+        return "0"
+    exponent = math.floor(math.log10(abs(value)))
+    mantissa = value / 10**exponent
+    if round(abs(mantissa), 2) >= 10:
+        exponent, mantissa = exponent + 1, mantissa / 10
+    return f"${mantissa:.2f}\\times10^{{{exponent}}}$"
 
 
 def escape_text(text: str) -> str:

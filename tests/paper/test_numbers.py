@@ -75,3 +75,13 @@ def test_benchmark_rows_are_named_by_their_identity_columns_and_long_decimals_ro
 def test_a_json_round_trip_keeps_the_numbers():
     table = json.loads(json.dumps(_table(), allow_nan=True))
     assert table_numbers(table) == table_numbers(_table())
+
+
+def test_operation_counts_are_typeset_in_scientific_notation_and_read_back():
+    table = _table()
+    flops = 2680122516480.0
+    table["rows"][0]["record_metrics"]["train_flops_to_best_epoch"] = {"mean": flops, "std": 0.0, "values": [flops]}
+    numbers = table_numbers(table)
+    key = "seq-full-ranking/amazon-beauty/sasrec-ce/train_flops_to_best_epoch"
+    assert numbers[key] == r"$2.68\times10^{12}$" and numbers[f"{key} std"] == "0"
+    assert read_numbers_tex(numbers_tex([table])) == numbers

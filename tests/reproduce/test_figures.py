@@ -59,3 +59,36 @@ def test_privacy_draws_accuracy_against_the_spent_budget(tmp_path):
     no_private_rows = {**table, "rows": [r for r in table["rows"] if "dp" not in r["model"]]}
     draw = figures.accuracy_against_budget("NDCG@10", (("DP-SGD", "sasrec-ce-dp-eps"),), ())
     assert draw(no_private_rows, tmp_path / "empty.png")  # the panel still shows, with no line
+
+
+def test_the_log_linear_trend_recovers_an_exact_line_and_bands_noisy_points():
+    import numpy as np
+
+    sizes = np.array([1e5, 1e6, 1e7, 1e8])
+    grid, fitted, low, high = figures.log_linear_trend(sizes, 0.05 + 0.01 * np.log10(sizes))
+    assert grid[0] == pytest.approx(1e5) and grid[-1] == pytest.approx(1e8)
+    np.testing.assert_allclose(fitted, 0.05 + 0.01 * np.log10(grid), atol=1e-12)
+    np.testing.assert_allclose(high - low, 0.0, atol=1e-9)  # no residual: no uncertainty
+    noisy = 0.05 + 0.01 * np.log10(sizes) + np.array([0.004, -0.004, -0.004, 0.004])
+    _, fitted, low, high = figures.log_linear_trend(sizes, noisy)
+    assert np.all(low < fitted) and np.all(fitted < high)
+    assert (high - low)[0] > (high - low)[len(grid) // 2]  # widest away from the sizes' centre
+    assert figures.log_linear_trend(sizes[:2], noisy[:2]) is None
+
+
+def test_scaling_curves_draw_sized_rows_only(tmp_path):
+    def row(model, size, value):
+        return {
+            "model": model,
+            "dataset": "d",
+            "metrics": {"NDCG@10": {"mean": value, "std": 0.0}},
+            "valid_metrics": {"NDCG@10": {"mean": value + 0.01, "std": 0.0}},
+            "record_metrics": {"body": {"mean": size, "std": 0.0}, "flops": {"mean": 1e3 * size, "std": 0.0}},
+        }
+
+    draw = figures.scaling_curves("NDCG@10", "body", "flops")
+    unsized = {"table": "t", "rows": [row("sasrec", 1e5, 0.1)]}
+    assert not draw(unsized, tmp_path / "none.png")
+    sized = {"table": "t", "rows": [row(f"m-{w}x2", w**2, 0.1 + w / 1e4) for w in (64, 128, 256)]}
+    assert draw(sized, tmp_path / "scaling.png")
+    assert (tmp_path / "scaling.png").read_bytes().startswith(PNG_SIGNATURE)
