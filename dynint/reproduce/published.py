@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 S3REC_SOURCE = "S3-Rec (Zhou et al., CIKM 2020), Table 3: full ranking, leave-one-out"
+TIGER_SOURCE = (
+    "TIGER (Rajput et al., NeurIPS 2023): generative retrieval by beam search over semantic ids, "
+    "leave-one-out on the 5-core Amazon 2014 files; its Recall@K is HR@K here"
+)
 
 # Keys: (dataset, model id). Values: metric -> published number for these exact files.
 _S3REC = {
@@ -26,3 +30,23 @@ def s3rec_published(dataset: str, published_model: str) -> dict[str, float | str
     if values is None:
         return None
     return {**dict(zip(_S3REC_METRICS, values, strict=True)), "source": S3REC_SOURCE}
+
+
+# The TIGER paper's sequential-recommendation results (Recall@5, NDCG@5, Recall@10, NDCG@10).
+_TIGER = {
+    ("amazon-beauty", "tiger"): (0.0454, 0.0321, 0.0648, 0.0384),
+    ("amazon-sports", "tiger"): (0.0264, 0.0181, 0.0400, 0.0225),
+}
+_TIGER_METRICS = ("HR@5", "NDCG@5", "HR@10", "NDCG@10")
+
+
+def published_numbers(dataset: str, published_model: str) -> dict[str, float | str] | None:
+    """The published row for `published_model` on `dataset` (S3-Rec's table, else TIGER's paper)
+    with its source, or None if no paper reports it."""
+    s3rec = s3rec_published(dataset, published_model)
+    if s3rec is not None:
+        return s3rec
+    values = _TIGER.get((dataset, published_model))
+    if values is None:
+        return None
+    return {**dict(zip(_TIGER_METRICS, values, strict=True)), "source": TIGER_SOURCE}

@@ -26,7 +26,7 @@ from dynint.config.schema import ExperimentConfig
 from dynint.data.prepared import PreparedData, prepare_data
 from dynint.errors import ConfigError, TrainingDiverged
 from dynint.provenance import REPO_ROOT, provenance
-from dynint.reproduce.published import s3rec_published
+from dynint.reproduce.published import published_numbers
 from dynint.reproduce.render import write_table
 from dynint.reproduce.summary import summarize_runs
 from dynint.reproduce.tables import RowSpec, TableSpec, get_table
@@ -136,7 +136,7 @@ def _reproduce(
         for dataset in spec.datasets
         if dataset in chosen or any(r["dataset"] == dataset for r in kept)
         for model in spec.published_models
-        if (published := s3rec_published(dataset, model)) is not None
+        if (published := published_numbers(dataset, model)) is not None
     ]
     write_table(table, results_dir)
     if spec.figure is not None and table_rows and spec.figure(table, Path(results_dir) / f"{name}.png"):
@@ -225,7 +225,7 @@ def _finished_run(config: ExperimentConfig) -> dict[str, Any] | None:
 
 
 def _table_row(spec: TableSpec, row: RowSpec, dataset: str, seeds: list[int], runs: list[dict]) -> dict[str, Any]:
-    published = s3rec_published(dataset, row.published_model) if row.published_model else None
+    published = published_numbers(dataset, row.published_model) if row.published_model else None
     return {
         "model": row.model,
         "dataset": dataset,
