@@ -76,6 +76,21 @@ class Split:
             return self.test_visible_timestamps
         raise ValueError(f"unknown stage {stage!r}; expected 'valid' or 'test'")
 
+    def history_times(self, stage: Stage) -> Ragged | None:
+        """The event times of `eval_set(stage).histories`, event for event (None if the split lacks
+        timestamps): each history is its user's visible events, whose times the split keeps."""
+        times = self.visible_timestamps(stage)
+        if times is None:
+            return None
+        eval_set = self.eval_set(stage)
+        visible = self.visible(stage).take(eval_set.users)
+        if not (
+            np.array_equal(visible.lengths, eval_set.histories.lengths)
+            and np.array_equal(visible.values, eval_set.histories.values)
+        ):
+            raise ValueError(f"the {stage} histories are not the users' visible events, so their times are unknown")
+        return times.take(eval_set.users)
+
     def training_catalogue(self, stage: Stage) -> np.ndarray | None:
         """The items a model fitted on `visible(stage)` may know of, as sorted ids, for losses to
         draw negatives and softmax terms from; None means every item. Under item cold start the

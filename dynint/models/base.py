@@ -1,6 +1,7 @@
 """What every sequential model shares: its config fields, its training objective, and its interface.
 
-A model maps left-aligned item sequences `(B, L)` (0 = padding) to hidden states `(B, L, d)`
+A model maps left-aligned item sequences `(B, L)` (0 = padding; `TimedItems`, ids with event times,
+for a model whose `uses_event_times` is true) to hidden states `(B, L, d)`
 and scores items by the dot product of a hidden state with rows of `output_table()`. The
 training engine never looks further inside a model. Models are built as
 `Model(config, num_items, max_length, rngs=..., content=None)`: `content` (`ItemContent`) carries
@@ -10,7 +11,7 @@ the item text vectors or attribute bags that `config.items` asks for.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 import jax
 from flax import nnx
@@ -22,6 +23,15 @@ from dynint.models.losses import LOSSES, LossName
 from dynint.models.mixture_of_experts import MixtureOfExpertsConfig
 
 EMBEDDING_INIT = nnx.initializers.normal(stddev=0.02)
+
+
+class TimedItems(NamedTuple):
+    """The input of a model that reads event times (`uses_event_times`): left-aligned item ids
+    `(B, L)` and each event's time `(B, L)` int32, in seconds since the row's first event (so
+    differences are exact; padding 0). Models without it take the item ids alone."""
+
+    items: jax.Array
+    times: jax.Array
 
 
 @dataclass(frozen=True)

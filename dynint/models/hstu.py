@@ -11,9 +11,12 @@ The attention weights are not a softmax: each is a SiLU of its logit, and their 
 which lets the layer express how *much* of the history is relevant, not only which part. `n` is
 the model's `max_length` (the paper's sequence length), a constant, so a history's encoding does
 not depend on the length of the padded batch it shares. `rab` is a learned relative-position bias
-per distance `i - j` (shared by the heads, one per layer). The paper adds a bucketed time-gap
-bias beside it; dynint's batches carry item ids only, so this encoder has the position bias alone
-and the same behaviour on data sets with and without timestamps.
+per distance `i - j` (shared by the heads, one per layer). With `time_buckets > 0` it also holds
+the paper's time bias: a learned value per bucket of the gap `t_i - t_j` between the query's event
+and the key's (in seconds, buckets growing by `TIME_BUCKET_GROWTH`, the last open-ended). The
+query's time is its own event's, in training and at scoring alike: the paper's reference code
+uses the next event's time in training, which at scoring would be the time of the event being
+predicted. Such a model takes `TimedItems` (ids and times) and needs data with timestamps.
 
 Items enter as in SASRec (`SequenceEmbedding`: the item representation of `config.items`, ids,
 text or attributes, optionally scaled by sqrt(d), plus learned absolute positions), and every
@@ -30,17 +33,29 @@ import jax.numpy as jnp
 from flax import nnx
 
 from dynint.errors import ConfigError
-from dynint.models.base import NextItemObjective, SequentialModelConfig
+from dynint.models.base import NextItemObjective, SequentialModelConfig, TimedItems
 from dynint.models.dropout import Dropout, DropoutKeys
 from dynint.models.item_representation import ItemContent
 from dynint.models.transformer import SequenceEmbedding, attention_mask, take_positions
+
+TIME_BUCKET_GROWTH = 1.5
+"""Time-gap bucket `b` holds gaps in `[1.5^b - 1, 1.5^(b+1) - 1)` seconds: 0 s, then about a
+second, ..., a day near bucket 28, a year near 43."""
+
+
+def time_gap_buckets(gaps: jax.Array, num_buckets: int) -> jax.Array:
+    """The bucket of each gap in seconds (negative gaps count as 0), the last one open-ended."""
+    seconds = jnp.maximum(gaps, 0).astype(jnp.float32)
+    bucket = jnp.floor(jnp.log1p(seconds) / jnp.log(TIME_BUCKET_GROWTH)).astype(jnp.int32)
+    return jnp.minimum(bucket, num_buckets - 1)
 
 
 @dataclass(frozen=True)
 class HSTUConfig(SequentialModelConfig):
     """`num_layers` HSTU layers of `num_heads` heads; `attention_size` is each head's query/key
     width (None: `hidden_size / num_heads`); `attention_dropout` (None: `dropout`) drops attention
-    weights. Embedding fields are SASRec's (see `TransformerConfig`)."""
+    weights. Embedding fields are SASRec's (see `TransformerConfig`). `time_buckets` (0: none) is the
+    number of time-gap buckets of the time bias (48 reach about 9 years)."""
 
     name: str = "hstu"
     num_layers: int = 2
@@ -50,9 +65,12 @@ class HSTUConfig(SequentialModelConfig):
     position_origin: Literal["last", "first"] = "last"
     embedding_init_std: float = 0.02
     scale_item_embeddings: bool = True
+    time_buckets: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.time_buckets < 0:
+            raise ConfigError(f"model.time_buckets={self.time_buckets!r}: expected 0 (no time bias) or a count")
         if self.num_layers < 1 or self.num_heads < 1:
             raise ConfigError("model.num_layers and model.num_heads must be positive integers")
         if self.hidden_size % self.num_heads:
@@ -79,6 +97,9 @@ class HSTULayer(nnx.Module):
         self.input_norm = nnx.LayerNorm(config.hidden_size, epsilon=1e-6, rngs=rngs)
         self.uvqk = nnx.Linear(config.hidden_size, width, rngs=rngs)
         self.relative_bias = nnx.Param(jnp.zeros((max_length,)))
+        self.time_buckets = config.time_buckets
+        if config.time_buckets:
+            self.time_bias = nnx.Param(jnp.zeros((config.time_buckets,)))
         self.output_norm = nnx.LayerNorm(config.hidden_size, epsilon=1e-6, use_scale=False, use_bias=False, rngs=rngs)
         self.output = nnx.Linear(config.hidden_size, config.hidden_size, rngs=rngs)
         attention_dropout = config.dropout if config.attention_dropout is None else config.attention_dropout
@@ -86,10 +107,16 @@ class HSTULayer(nnx.Module):
         self.dropout = Dropout(config.dropout)
 
     def __call__(
-        self, x: jax.Array, mask: jax.Array, dropout: DropoutKeys | None, positions: jax.Array | None = None
+        self,
+        x: jax.Array,
+        mask: jax.Array,
+        dropout: DropoutKeys | None,
+        positions: jax.Array | None = None,
+        times: jax.Array | None = None,
     ) -> jax.Array:
-        """`x` `(B, L, d)`, `mask` the causal `(B, 1, L, L)` mask of real keys; with `positions`
-        `(B,)` only those queries are computed and the result is `(B, 1, d)`."""
+        """`x` `(B, L, d)`, `mask` the causal `(B, 1, L, L)` mask of real keys, `times` `(B, L)` the
+        events' times (with `time_buckets`); with `positions` `(B,)` only those queries are
+        computed and the result is `(B, 1, d)`."""
         batch, length, hidden = x.shape
         heads, value, attention = self.num_heads, self.value_size, self.attention_size
         projected = jax.nn.silu(self.uvqk(self.input_norm(x)))
@@ -98,14 +125,21 @@ class HSTULayer(nnx.Module):
         q = q.reshape(batch, length, heads, attention)
         k = k.reshape(batch, length, heads, attention)
         queries = jnp.arange(length)[None, :]
+        query_times = times
         residual = x
         if positions is not None:
             q, u, residual = take_positions(q, positions), take_positions(u, positions), take_positions(x, positions)
             queries = positions[:, None]
             mask = jnp.take_along_axis(mask, positions[:, None, None, None], axis=2)
+            if times is not None:
+                query_times = jnp.take_along_axis(times, positions[:, None], axis=1)
         distance = jnp.clip(queries[..., :, None] - jnp.arange(length)[None, None, :], 0, self.max_length - 1)
         logits = jnp.einsum("bqha,bkha->bhqk", q, k) / jnp.sqrt(attention).astype(q.dtype)
-        logits = logits + self.relative_bias[...][distance].astype(logits.dtype)[:, None]
+        bias = self.relative_bias[...][distance]
+        if self.time_buckets:
+            gaps = query_times[:, :, None] - times[:, None, :]
+            bias = bias + self.time_bias[...][time_gap_buckets(gaps, self.time_buckets)]
+        logits = logits + bias.astype(logits.dtype)[:, None]
         weights = jnp.where(mask, jax.nn.silu(logits), 0.0) / self.max_length
         weights = self.attention_dropout(weights, dropout)
         attended = jnp.einsum("bhqk,bkhv->bqhv", weights, v).reshape(batch, q.shape[1], hidden)
@@ -132,14 +166,22 @@ class HSTU(nnx.Module):
         self.dropout = Dropout(config.dropout)
         self.layers = nnx.List([HSTULayer(config, max_length, rngs=rngs) for _ in range(config.num_layers)])
         self.norm = nnx.LayerNorm(config.hidden_size, epsilon=1e-6, rngs=rngs)
+        self.uses_event_times = config.time_buckets > 0
 
     def __call__(
-        self, inputs: jax.Array, *, dropout: DropoutKeys | None = None, positions: jax.Array | None = None
+        self,
+        inputs: jax.Array | TimedItems,
+        *,
+        dropout: DropoutKeys | None = None,
+        positions: jax.Array | None = None,
     ) -> jax.Array:
-        mask = attention_mask(inputs != 0, causal=True)
-        x = self.dropout(self.embed(inputs, dropout), dropout)
+        items, times = (inputs.items, inputs.times) if isinstance(inputs, TimedItems) else (inputs, None)
+        if self.uses_event_times and times is None:
+            raise ValueError("HSTU with model.time_buckets > 0 reads event times: pass TimedItems, not item ids alone")
+        mask = attention_mask(items != 0, causal=True)
+        x = self.dropout(self.embed(items, dropout), dropout)
         for i, layer in enumerate(self.layers):
-            x = layer(x, mask, dropout, positions if i == len(self.layers) - 1 else None)
+            x = layer(x, mask, dropout, positions if i == len(self.layers) - 1 else None, times)
         x = self.norm(x)
         return x if positions is None else x[:, 0]
 

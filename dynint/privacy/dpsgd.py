@@ -16,13 +16,13 @@ from dynint.train.step import LossFn
 def per_user_batches(batch: TrainBatch) -> TrainBatch:
     """`batch` as `B` single-row batches stacked on a leading axis: row `b`'s inputs `(1, L)` with
     its own predicted positions (`L` token slots, unused ones weighted 0)."""
-    rows, length = batch.inputs.shape
+    rows, length = jax.tree.leaves(batch.inputs)[0].shape  # item ids, or ids and times (`TimedItems`)
     flat = rows * length
     target = jnp.zeros(flat, batch.token_target.dtype).at[batch.token_index].set(batch.token_target, mode="drop")
     weight = jnp.zeros(flat, batch.token_weight.dtype).at[batch.token_index].add(batch.token_weight, mode="drop")
     size = None if batch.catalogue_size is None else batch.catalogue_size[:, None]
     return TrainBatch(
-        inputs=batch.inputs[:, None, :],
+        inputs=jax.tree.map(lambda field: field[:, None, :], batch.inputs),
         token_index=jnp.broadcast_to(jnp.arange(length, dtype=batch.token_index.dtype), (rows, length)),
         token_target=target.reshape(rows, length),
         token_weight=weight.reshape(rows, length),
@@ -44,7 +44,7 @@ def private_value_and_grad(
     def value_and_grad(params: Any, batch: TrainBatch, key: jax.Array) -> tuple[jax.Array, Any]:
         step_key, noise_key = jax.random.split(key)
         users = per_user_batches(batch)
-        keys = jax.random.split(step_key, batch.inputs.shape[0])
+        keys = jax.random.split(step_key, len(jax.tree.leaves(batch.inputs)[0]))
         means, grads = jax.vmap(jax.value_and_grad(loss), in_axes=(None, 0, 0))(params, users, keys)
         positions = jnp.sum(users.token_weight, axis=1)
         present = (positions > 0).astype(jnp.float32)

@@ -204,6 +204,11 @@ def _restored_sequence_model(
     model = entry.build(
         config.model, data.split.num_items, config.train.max_length, rngs=nnx.Rngs(params=0), content=content
     )
+    if getattr(model, "uses_event_times", False):
+        raise RunNotUsable(
+            f"{run_dir}: its model reads event times (model.time_buckets={config.model.time_buckets}), and serving "
+            "does not take request times yet; serve a run trained with model.time_buckets=0"
+        )
     objective = model.objective
     graphdef, params = _tested_parameters(model, config, run_dir, result)
     return SequenceScorer.for_training(graphdef, params, objective, config.train)

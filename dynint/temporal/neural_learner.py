@@ -179,6 +179,11 @@ class NeuralLearner:
                 f"model.name={self.config.model.name!r}: the stream grows item tables of next-item models; a cloze "
                 "model's mask token sits after the last item"
             )
+        if getattr(model, "uses_event_times", False):
+            raise ConfigError(
+                "model.time_buckets > 0: the streaming protocol does not pass event times to models yet; "
+                "set model.time_buckets=0 (the relative-position bias alone)"
+            )
         self._objective = model.objective
         return split_model(set_compute_dtype(model, self.config.train.dtype))
 

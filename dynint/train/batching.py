@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from dynint.data.ragged import Ragged
-from dynint.models.base import ClozeObjective, NextItemObjective, Objective
-from dynint.train.windows import last_items, left_aligned, positions_in_rows, value_index
+from dynint.models.base import ClozeObjective, NextItemObjective, Objective, TimedItems
+from dynint.train.windows import last_items, left_aligned, positions_in_rows, relative_times, value_index
 
 if TYPE_CHECKING:
     from dynint.train.config import TrainConfig
@@ -27,13 +27,14 @@ _TOKEN_ALIGNMENT = 64
 
 
 class TrainBatch(NamedTuple):
-    """`inputs` `(B, L)` item ids (0 = padding); `token_index` `(T,)` flat positions `b * L + t`
+    """`inputs` `(B, L)` item ids (0 = padding), or `TimedItems` (ids and event times) for a model
+    that reads times; `token_index` `(T,)` flat positions `b * L + t`
     of the predicted positions with their `token_target` items, `token_weight` 1 for real
     entries and 0 for the unused tail of the buffer. `catalogue_size` `(B,)`, when set, holds
     the number `n` of items the loss ranges over (`1..n`, every row the same; an input, not a
     shape, so a growing catalogue reuses the compiled step); None: the whole item table."""
 
-    inputs: np.ndarray
+    inputs: np.ndarray | TimedItems
     token_index: np.ndarray
     token_target: np.ndarray
     token_weight: np.ndarray
@@ -129,7 +130,8 @@ class SequenceBatcher:
     (next-item only), sequence `r`'s loss counts only its targets from position `loss_from[r]`
     on (`targets_from`). `shapes` fixes the batch shapes instead of deriving them from these
     sequences (any shapes hold every sequence: a budget is at least its bucket's length), and
-    `catalogue_size` is set on every batch (see `TrainBatch`).
+    `catalogue_size` is set on every batch (see `TrainBatch`). With `times` (the events' times,
+    row for row; next-item only, without `loss_from`) the inputs are `TimedItems`.
     """
 
     def __init__(
@@ -145,6 +147,7 @@ class SequenceBatcher:
         loss_from: np.ndarray | None = None,
         shapes: BatchShapes | None = None,
         catalogue_size: int | None = None,
+        times: Ragged | None = None,
     ):
         if buckets[-1] != max_length:
             raise ValueError(f"the last bucket must be max_length={max_length}; got buckets {buckets}")
@@ -159,6 +162,9 @@ class SequenceBatcher:
             self.windows, self._examples = targets_from(sequences, objective, max_length, loss_from)
         if not len(self.windows):
             raise ValueError("no training sequence has the 2 items a training example needs")
+        if times is not None and loss_from is not None:
+            raise ValueError("event times with loss_from (updates on new events) are not supported yet")
+        self._input_times = None if times is None else self._times_of_inputs(sequences, times, objective, max_length)
         input_lengths = self.windows.lengths - (1 if isinstance(objective, NextItemObjective) else 0)
         self.bucket_of = np.searchsorted(np.asarray(buckets), input_lengths)
         expected = input_lengths.astype(np.float64)
@@ -177,6 +183,15 @@ class SequenceBatcher:
             self.rows.append(min(batch_size, alignment * math.ceil(budget / fewest / alignment)))
         if shapes is not None:
             self._use_shapes(shapes, step)
+
+    def _times_of_inputs(self, sequences: Ragged, times: Ragged, objective: Objective, max_length: int) -> Ragged:
+        """The time of every input event of the examples, aligned with `self._examples.inputs`:
+        the examples depend on the lengths alone, so the times' examples line up with the items'."""
+        if not isinstance(objective, NextItemObjective):
+            raise ValueError("event times are supported for next-item objectives only")
+        if not np.array_equal(times.lengths, sequences.lengths):
+            raise ValueError("event times must match the training sequences row for row and event for event")
+        return make_examples(training_windows(times, objective, max_length), objective).inputs
 
     def _use_shapes(self, shapes: BatchShapes, step: int) -> None:
         if len(shapes.token_budgets) != len(self.buckets) or len(shapes.rows) != len(self.buckets):
@@ -204,6 +219,7 @@ class SequenceBatcher:
         loss_from: np.ndarray | None = None,
         shapes: BatchShapes | None = None,
         catalogue_size: int | None = None,
+        times: Ragged | None = None,
     ) -> SequenceBatcher:
         """The batcher `train`'s lengths, buckets, batch size and token budget describe."""
         return cls(
@@ -217,6 +233,7 @@ class SequenceBatcher:
             loss_from=loss_from,
             shapes=shapes,
             catalogue_size=catalogue_size,
+            times=times,
         )
 
     @property
@@ -271,4 +288,7 @@ class SequenceBatcher:
         token_target[:count] = examples.targets[index][predict]
         token_weight[:count] = 1.0
         catalogue = None if self.catalogue_size is None else np.full(len(inputs), self.catalogue_size, np.int32)
+        if self._input_times is not None:
+            times = relative_times(self._input_times.take(rows), length, self.rows[bucket])
+            return TrainBatch(TimedItems(inputs, times), token_index, token_target, token_weight, catalogue)
         return TrainBatch(inputs, token_index, token_target, token_weight, catalogue)

@@ -75,6 +75,12 @@ def train_and_evaluate(
         content=content,
     )
     objective = model.objective
+    timed = getattr(model, "uses_event_times", False)
+    if timed and (not data.interactions.has_timestamps or split.visible_timestamps("test") is None):
+        raise ConfigError(
+            f"model.time_buckets={config.model.time_buckets}: the time bias reads event times, and "
+            f"{config.data.name} gives event order only (no timestamps); set model.time_buckets=0"
+        )
     graphdef, params = split_model(set_compute_dtype(model, train.dtype))
     # The initial parameters wait on the host: the loop places its own (on a mesh, sharded) copy,
     # and a device copy here would keep the whole item table on the first device all run long.
@@ -97,7 +103,7 @@ def train_and_evaluate(
         eval_set = split.eval_set(stage)
         scorer_params = params if ranking_mesh is not None else host_copy(params)
         scorer = SequenceScorer.for_training(graphdef, scorer_params, objective, train, mesh=ranking_mesh)
-        scorer.precompute(eval_set.users, eval_set.histories)
+        scorer.precompute(eval_set.users, eval_set.histories, split.history_times(stage) if timed else None)
         return evaluate_ranking(
             scorer,
             eval_set,
@@ -108,20 +114,22 @@ def train_and_evaluate(
             progress=progress,
         )
 
-    def batcher(sequences) -> SequenceBatcher:
-        return SequenceBatcher.for_training(sequences, objective, train, alignment=devices)
+    def batcher(stage: Stage) -> SequenceBatcher:
+        """The training batches of the events visible at `stage` (with their times for a timed model)."""
+        times = split.visible_timestamps(stage) if timed else None
+        return SequenceBatcher.for_training(split.visible(stage), objective, train, alignment=devices, times=times)
 
     return train_then_test(
         config,
         params,
         sequence_loss_fn(graphdef, config.model, split.training_catalogue("valid")),
-        batcher(split.train),
+        batcher("valid"),
         mesh,
         evaluate,
         run_dir,
         progress,
         on_epoch_end,
-        refit_batches=batcher(split.visible("test")) if train.refit_for_test else None,
+        refit_batches=batcher("test") if train.refit_for_test else None,
         refit_loss=sequence_loss_fn(graphdef, config.model, split.training_catalogue("test")),
         parameters=sum(int(leaf.size) for leaf in jax.tree.leaves(trainable_parameters(params))),
         non_embedding_parameters=body,

@@ -28,9 +28,9 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from dynint.data.ragged import Ragged
-from dynint.models.base import ClozeObjective, Objective
+from dynint.models.base import ClozeObjective, Objective, TimedItems
 from dynint.train.sharding import MODEL_AXIS
-from dynint.train.windows import last_items, left_aligned
+from dynint.train.windows import last_items, left_aligned, relative_times
 
 if TYPE_CHECKING:
     from dynint.train.config import TrainConfig
@@ -96,6 +96,7 @@ class SequenceScorer:
             self._rank = _ranks_against_table
             self._mesh = None
         self._cache: tuple[np.ndarray, Ragged, np.ndarray] | None = None
+        self.uses_event_times = bool(getattr(nnx.merge(graphdef, params), "uses_event_times", False))
 
     @classmethod
     def for_training(
@@ -119,16 +120,34 @@ class SequenceScorer:
             mesh=mesh,
         )
 
-    def encode(self, histories: Ragged) -> np.ndarray:
+    def encode(self, histories: Ragged, times: Ragged | None = None) -> np.ndarray:
         """`(len(histories), d)` representations, one per history (kept on the host: they are
-        small, and numpy indexing them costs no dispatch of device operations)."""
-        return self._encode_windows(query_windows(histories, self.objective, self.max_length))
+        small, and numpy indexing them costs no dispatch of device operations). `times`, the
+        histories' event times, are needed by a model that reads them (`uses_event_times`)."""
+        return self._encode_windows(
+            query_windows(histories, self.objective, self.max_length), self._time_windows(histories, times)
+        )
 
-    def precompute(self, users: np.ndarray, histories: Ragged) -> None:
+    def precompute(self, users: np.ndarray, histories: Ragged, times: Ragged | None = None) -> None:
+        """Encode the histories of `users` (with their event `times`, for a model that reads them)
+        once; later calls for the same users and histories reuse the result."""
         windows = query_windows(histories, self.objective, self.max_length)
         row_of_user = np.full(int(users.max(initial=-1)) + 1, -1, dtype=np.int64)
         row_of_user[users] = np.arange(len(users))
-        self._cache = (row_of_user, windows, self._encode_windows(windows))
+        self._cache = (row_of_user, windows, self._encode_windows(windows, self._time_windows(histories, times)))
+
+    def _time_windows(self, histories: Ragged, times: Ragged | None) -> Ragged | None:
+        """The times of the query windows' events, for a model that reads them (else None)."""
+        if not self.uses_event_times:
+            return None
+        if times is None:
+            raise ValueError(
+                "this model reads event times (model.time_buckets > 0), and these histories came without them: "
+                "only the evaluation sets that `dynint run` precomputes carry times so far"
+            )
+        if not np.array_equal(times.lengths, histories.lengths):
+            raise ValueError("event times must match the histories row for row and event for event")
+        return last_items(times, self.max_length)
 
     def score(self, users: np.ndarray, histories: Ragged, items: np.ndarray) -> np.ndarray:
         return np.asarray(_dot_scores(self._representations(users, histories), self.table, jnp.asarray(items)))
@@ -171,7 +190,7 @@ class SequenceScorer:
 
     def _representations(self, users: np.ndarray, histories: Ragged) -> np.ndarray:
         if self._cache is None:
-            return self.encode(histories)
+            return self.encode(histories)  # refused for a model that reads event times
         row_of_user, cached_windows, cached = self._cache
         windows = query_windows(histories, self.objective, self.max_length)
         users = np.asarray(users)
@@ -184,10 +203,10 @@ class SequenceScorer:
         representations = cached[np.maximum(rows, 0)]
         missing = np.flatnonzero(~reusable)
         if len(missing):
-            representations[missing] = self._encode_windows(windows.take(missing))
+            representations[missing] = self.encode(histories.take(missing))  # no times: refused if needed
         return representations
 
-    def _encode_windows(self, windows: Ragged) -> np.ndarray:
+    def _encode_windows(self, windows: Ragged, time_windows: Ragged | None = None) -> np.ndarray:
         bucket_of = np.searchsorted(np.asarray(self.buckets), windows.lengths)
         pieces, order = [], []
         for b, length in enumerate(self.buckets):
@@ -198,7 +217,10 @@ class SequenceScorer:
                 selected = windows.take(chunk)
                 last = np.zeros(size, dtype=np.int32)
                 last[: len(chunk)] = np.maximum(selected.lengths - 1, 0)
-                pieces.append(_encode_last(self.graphdef, self.params, left_aligned(selected, length, size), last))
+                inputs = left_aligned(selected, length, size)
+                if time_windows is not None:
+                    inputs = TimedItems(inputs, relative_times(time_windows.take(chunk), length, size))
+                pieces.append(_encode_last(self.graphdef, self.params, inputs, last))
                 order.append((chunk, len(chunk)))
         if not pieces:
             return np.zeros((0, self.table.shape[1]), self.table.dtype)
