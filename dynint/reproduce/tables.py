@@ -840,6 +840,13 @@ TABLES: dict[str, TableSpec] = {
             ),
             RowSpec("hstu", "generative/hstu.yaml", overrides=_CAPPED_ML100K, max_seeds={"amazon-beauty": 1}),
             RowSpec(
+                "hstu-time",
+                "generative/hstu.yaml",
+                overrides={"ml-100k": (*_CAPPED_ML100K["ml-100k"], "model.time_buckets=48")},
+                datasets=("ml-100k",),  # the S3-Rec Amazon files give event order only
+                notes="with the time bias",
+            ),
+            RowSpec(
                 "tiger",
                 "generative/tiger.yaml",
                 overrides=_CAPPED_ML100K,
