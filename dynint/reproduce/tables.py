@@ -436,7 +436,8 @@ GENERATIVE_NOTES: tuple[str, ...] = (
     "128, histories of 50, early stopping on validation NDCG@10 with patience 10, refit on training plus "
     "validation events for the chosen epoch count); only the encoder differs. The encoder is the paper's "
     "HSTU layer (pointwise SiLU attention normalised by the length, U gating, LayerNorm of the attended "
-    "values) with a learned relative-position bias; the paper's time-gap bias is not implemented yet.",
+    "values) with a learned relative-position bias; hstu-time adds the paper's time bias (model.time_buckets=48: "
+    "a learned value per log-spaced bucket of the gap between the query's event time and each earlier event's).",
     "Seeds: 3 on ml-100k (at most 100 epochs, as in seq-full-ranking), 1 on amazon-beauty (seed 0; std shows 0), "
     "to fit a 2-core session.",
     "hstu's dropout (0.2) was chosen on ml-100k validation NDCG@10 against SASRec-CE's 0.5 (seed 0, at most 100 "
@@ -452,6 +453,13 @@ GENERATIVE_NOTES: tuple[str, ...] = (
     "and its epochs were about three times faster here (no feed-forward block; wall time 482 s against 1,920 s, "
     "with other runs sharing the machine). The re-implementations' report of HSTU about 10% above their SASRec "
     "is not seen against this stronger SASRec-CE on Beauty; on ml-100k HSTU is 8% ahead.",
+    "hstu-time (ml-100k, 3 seeds, runs at d2376e6; the S3-Rec Amazon files have no timestamps): test NDCG@10 "
+    "0.0958 (0.1023, 0.0915, 0.0936) against hstu's 0.0928, +3%, inside one seed std (0.0057); validation "
+    "0.1030 against 0.1011 and HR@10 0.1873 against 0.1810 move the same way, and seed by seed the timed model "
+    "is ahead on test in all three. On ml-100k 51% of a user's consecutive events share their second, 86% "
+    "are under a minute apart and 1.3% more than a day, so the bias mostly separates a rating session from "
+    "earlier ones. Nothing was tuned for it (48 buckets, the "
+    "hstu row's settings).",
     "tiger (ml-100k, seed 0 only, runs at 1fdcfd3): an RQ-VAE (3 levels of 256 codes, latent 32, 2,000 steps) "
     "turns each item's all-MiniLM-L6-v2 text vector into a semantic id; every code of every level is used "
     "(perplexity 215, 222, 229), 36 items share their three codes with another and are told apart by a fourth "
