@@ -61,6 +61,7 @@ PAPER_TABLES: Mapping[str, PaperTable] = {
 PAPER_BENCHMARKS: Mapping[str, tuple[str, ...]] = {
     "sparse_attention_speed_cpu": ("model", "length"),
     "itemknn_incremental_speed_cpu_ml-100k": ("window",),
+    "scale_cpu": ("items", "devices"),
 }
 """Benchmark CSVs in results/ whose numbers the text may quote, with the columns naming a row."""
 

@@ -870,7 +870,7 @@ TABLES: dict[str, TableSpec] = {
             RowSpec(
                 "sasrec-ce", "seq-full-ranking/sasrec-ce.yaml", overrides=_CAPPED_ML100K, max_seeds={"amazon-beauty": 1}
             ),
-            RowSpec("hstu", "generative/hstu.yaml", overrides=_CAPPED_ML100K, max_seeds={"amazon-beauty": 1}),
+            RowSpec("hstu", "generative/hstu.yaml", overrides=_CAPPED_ML100K),
             RowSpec(
                 "hstu-time",
                 "generative/hstu.yaml",
