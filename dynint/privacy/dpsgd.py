@@ -16,7 +16,7 @@ from dynint.train.step import LossFn
 def per_user_batches(batch: TrainBatch) -> TrainBatch:
     """`batch` as `B` single-row batches stacked on a leading axis: row `b`'s inputs `(1, L)` with
     its own predicted positions (`L` token slots, unused ones weighted 0)."""
-    rows, length = jax.tree.leaves(batch.inputs)[0].shape  # item ids, or ids and times (`TimedItems`)
+    rows, length = batch.item_ids.shape
     flat = rows * length
     target = jnp.zeros(flat, batch.token_target.dtype).at[batch.token_index].set(batch.token_target, mode="drop")
     weight = jnp.zeros(flat, batch.token_weight.dtype).at[batch.token_index].add(batch.token_weight, mode="drop")
@@ -44,7 +44,7 @@ def private_value_and_grad(
     def value_and_grad(params: Any, batch: TrainBatch, key: jax.Array) -> tuple[jax.Array, Any]:
         step_key, noise_key = jax.random.split(key)
         users = per_user_batches(batch)
-        keys = jax.random.split(step_key, len(jax.tree.leaves(batch.inputs)[0]))
+        keys = jax.random.split(step_key, batch.item_ids.shape[0])
         means, grads = jax.vmap(jax.value_and_grad(loss), in_axes=(None, 0, 0))(params, users, keys)
         positions = jnp.sum(users.token_weight, axis=1)
         present = (positions > 0).astype(jnp.float32)

@@ -53,7 +53,7 @@ def federated_value_and_grad(
     def value_and_grad(params: Any, batch: TrainBatch, key: jax.Array) -> tuple[jax.Array, Any]:
         round_key, noise_key = jax.random.split(key)
         users = per_user_batches(batch)
-        keys = jax.random.split(round_key, len(jax.tree.leaves(batch.inputs)[0]))
+        keys = jax.random.split(round_key, batch.item_ids.shape[0])
         losses, changes = jax.vmap(local_training, in_axes=(None, 0, 0))(params, users, keys)
         positions = jnp.sum(users.token_weight, axis=1)
         present = (positions > 0).astype(jnp.float32)

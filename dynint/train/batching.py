@@ -40,6 +40,11 @@ class TrainBatch(NamedTuple):
     token_weight: np.ndarray
     catalogue_size: np.ndarray | None = None
 
+    @property
+    def item_ids(self) -> np.ndarray:
+        """The `(B, L)` item ids of `inputs`, with or without their event times."""
+        return self.inputs.items if isinstance(self.inputs, TimedItems) else self.inputs
+
 
 @dataclass(frozen=True)
 class BatchShapes:

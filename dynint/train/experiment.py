@@ -20,6 +20,7 @@ from dynint.components import get_model_entry
 from dynint.config.loader import config_to_dict
 from dynint.config.schema import ExperimentConfig
 from dynint.data.prepared import PreparedData
+from dynint.data.ragged import Ragged
 from dynint.data.splits import Split, Stage
 from dynint.distributed.runtime import host_copy, is_primary
 from dynint.errors import ConfigError
@@ -99,11 +100,15 @@ def train_and_evaluate(
             return None
         return catalogue_facts(split.visible(stage), split.num_items, data.interactions.item_features)
 
+    @cache  # checked and gathered once per stage, not at every epoch's validation
+    def history_times(stage: Stage) -> Ragged | None:
+        return split.history_times(stage)
+
     def evaluate(params: Any, stage: Stage) -> dict[str, float]:
         eval_set = split.eval_set(stage)
         scorer_params = params if ranking_mesh is not None else host_copy(params)
         scorer = SequenceScorer.for_training(graphdef, scorer_params, objective, train, mesh=ranking_mesh)
-        scorer.precompute(eval_set.users, eval_set.histories, split.history_times(stage) if timed else None)
+        scorer.precompute(eval_set.users, eval_set.histories, history_times(stage) if timed else None)
         return evaluate_ranking(
             scorer,
             eval_set,

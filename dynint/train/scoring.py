@@ -203,7 +203,8 @@ class SequenceScorer:
         representations = cached[np.maximum(rows, 0)]
         missing = np.flatnonzero(~reusable)
         if len(missing):
-            representations[missing] = self.encode(histories.take(missing))  # no times: refused if needed
+            # Histories outside the precomputed set come without times: refused for a model that reads them.
+            representations[missing] = self._encode_windows(windows.take(missing), self._time_windows(histories, None))
         return representations
 
     def _encode_windows(self, windows: Ragged, time_windows: Ragged | None = None) -> np.ndarray:

@@ -38,13 +38,10 @@ def relative_times(rows: Ragged, length: int, num_rows: int | None = None) -> np
     """`(num_rows, length)` int32 array of each row's times (seconds) minus its first, left-aligned
     like `left_aligned` and padded with 0: what a model reading event times takes (`TimedItems`).
     Rows hold times in event order, so the values are non-negative gaps, exact in int32."""
-    out = np.zeros((len(rows) if num_rows is None else num_rows, length), dtype=np.int32)
-    if len(rows.values):
-        firsts = rows.values[np.repeat(rows.offsets[:-1], rows.lengths)]
-        gaps = np.rint(rows.values - firsts).astype(np.int64)
-        if gaps.min() < 0 or gaps.max() > np.iinfo(np.int32).max:
-            raise ValueError(
-                f"event times must be in order within a row and span under 2^31 s; gaps {gaps.min()} to {gaps.max()}"
-            )
-        out[rows.row_ids(), positions_in_rows(rows.lengths)] = gaps
-    return out
+    firsts = rows.values[np.repeat(rows.offsets[:-1], rows.lengths)]
+    gaps = np.rint(rows.values - firsts).astype(np.int64)
+    if len(gaps) and (gaps.min() < 0 or gaps.max() > np.iinfo(np.int32).max):
+        raise ValueError(
+            f"event times must be in order within a row and span under 2^31 s; gaps {gaps.min()} to {gaps.max()}"
+        )
+    return left_aligned(Ragged.from_lengths(gaps, rows.lengths), length, num_rows)
