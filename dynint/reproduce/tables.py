@@ -120,15 +120,19 @@ _TEMPORAL_NOTES = (
 
 def _temporal_rows() -> tuple[RowSpec, ...]:
     """Each model under each of its update strategies (`finetune-carry`: a fine-tune that
-    continues the optimizer state)."""
+    continues the optimizer state; `finetune-es`: up to 8 passes, early stopping on the new
+    window's latest events)."""
     strategies = {
         "poprec": ("static", "retrain"),
         "itemknn": ("static", "retrain", "incremental"),
-        "gru4rec": ("static", "retrain", "finetune", "finetune-carry"),
-        "sasrec-ce": ("static", "retrain", "finetune", "finetune-carry"),
+        "gru4rec": ("static", "retrain", "finetune", "finetune-carry", "finetune-es"),
+        "sasrec-ce": ("static", "retrain", "finetune", "finetune-carry", "finetune-es"),
     }
     neural = ("gru4rec", "sasrec-ce")
-    overrides = {"finetune-carry": ("temporal.strategy=finetune", "temporal.carry_optimizer_state=true")}
+    overrides = {
+        "finetune-carry": ("temporal.strategy=finetune", "temporal.carry_optimizer_state=true"),
+        "finetune-es": ("temporal.strategy=finetune", "temporal.finetune_epochs=8", "temporal.finetune_patience=2"),
+    }
     return tuple(
         RowSpec(
             f"{model}-{strategy}",

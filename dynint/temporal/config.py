@@ -26,7 +26,11 @@ class TemporalConfig:
       passes over the new window's events, plus a `replay_fraction` share (of the new window's
       sequences) of older users' sequences replayed in full; with `carry_optimizer_state`, the
       optimizer continues from where the previous fit left it (Adam's moments and step count,
-      the new items' moments starting at zero) instead of starting afresh each window;
+      the new items' moments starting at zero) instead of starting afresh each window; with
+      `finetune_patience` > 0 each fine-tune holds out the new window's latest `valid_fraction`
+      of events and stops after that many passes without a better validation score (at most
+      `finetune_epochs` passes, the best pass kept); the held-out events are the next fine-tune's
+      first training targets;
     - `incremental` (ItemKNN): its co-occurrence counts updated with the new events.
 
     Neural item tables are allocated in blocks of `item_capacity_step` rows (0: exactly the
@@ -42,6 +46,7 @@ class TemporalConfig:
     replay_fraction: float = 0.0
     item_capacity_step: int = 0
     carry_optimizer_state: bool = False
+    finetune_patience: int = 0
 
     def __post_init__(self) -> None:
         if self.num_windows < 2:
@@ -54,6 +59,11 @@ class TemporalConfig:
             raise ConfigError(f"temporal.strategy={self.strategy!r}: expected one of {', '.join(STRATEGIES)}")
         if self.finetune_epochs < 1:
             raise ConfigError(f"temporal.finetune_epochs={self.finetune_epochs}: expected a positive integer")
+        if self.finetune_patience < 0:
+            raise ConfigError(
+                f"temporal.finetune_patience={self.finetune_patience}: expected 0 (a fixed number of passes) or a "
+                "positive number of passes"
+            )
         if self.replay_fraction < 0:
             raise ConfigError(f"temporal.replay_fraction={self.replay_fraction}: expected a number >= 0")
         if self.item_capacity_step < 0:

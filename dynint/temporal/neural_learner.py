@@ -90,6 +90,7 @@ class NeuralLearner:
         self._scored_items = 0  # the catalogue of the last window scored
         self._shapes: BatchShapes | None = None  # of the stream's first batches, kept for every later fit
         self._opt_state: Any = None  # the last fit's, continued by the next (`carry_optimizer_state`)
+        self._trained_until = -np.inf  # events before this time have been training targets
 
     def update(self, stream: TemporalStream, window: int) -> int:
         trained_items = stream.catalogue_size(window - 1)
@@ -104,12 +105,9 @@ class NeuralLearner:
             examples += _examples(result)
             params = result.best_params
             self._opt_state = result.final_opt_state if self.temporal.carry_optimizer_state else None
+            self._trained_until = float(stream.starts[window])
         elif self.temporal.strategy == "finetune":
-            graphdef, params = self._graphdef, self._params
-            sequences, loss_from = self._new_and_replayed(stream, window)
-            batcher = self._batcher(sequences, trained_items, loss_from)
-            epochs = self.temporal.finetune_epochs
-            result = self._fit(window, graphdef, params, batcher, epochs, None, opt_state=self._opt_state)
+            result = self._finetune(stream, window, trained_items)
             examples += _examples(result)
             params = result.best_params
             self._opt_state = result.final_opt_state if self.temporal.carry_optimizer_state else None
@@ -146,11 +144,42 @@ class NeuralLearner:
         self.validation = dict(best[-1]["valid"]) if best else {}
         return _examples(result)
 
-    def _new_and_replayed(self, stream: TemporalStream, window: int) -> tuple[Ragged, np.ndarray]:
-        """Window `window - 1`'s users' sequences so far, their loss on the new events only, and a
-        `replay_fraction` share of other users' sequences, their loss on every event."""
-        sequences, _ = stream.visible_before(window)
-        new_counts = stream.window_events(window - 1)[0].lengths
+    def _finetune(self, stream: TemporalStream, window: int, trained_items: int) -> FitResult:
+        """The previous parameters trained on the events since the last fit (and replayed older
+        sequences): `finetune_epochs` passes, or with `finetune_patience` early stopping on the
+        latest `valid_fraction` of window `window - 1`, held out from this fit's targets."""
+        patience = self.temporal.finetune_patience
+        validate = None
+        cut = float(stream.starts[window])
+        if patience:
+            cut, valid = stream.latest_events(window - 1, self.temporal.valid_fraction)
+            graphdef = self._graphdef
+
+            def validate(params: Any) -> dict[str, float]:
+                scorer = self._scorer(graphdef, host_copy(params), trained_items)
+                return evaluate_ranking(scorer, valid, trained_items, self.config.eval, progress=False)
+
+        sequences, loss_from = self._new_and_replayed(stream, window, cut)
+        batcher = self._batcher(sequences, trained_items, loss_from)
+        result = self._fit(
+            window,
+            self._graphdef,
+            self._params,
+            batcher,
+            self.temporal.finetune_epochs,
+            validate,
+            opt_state=self._opt_state,
+            patience=patience or None,
+        )
+        self._trained_until = cut
+        return result
+
+    def _new_and_replayed(self, stream: TemporalStream, window: int, cut: float) -> tuple[Ragged, np.ndarray]:
+        """The sequences before `cut` of the users with events since the last fit, their loss on
+        those events only, and a `replay_fraction` share of other users' sequences, their loss on
+        every event."""
+        sequences, _ = stream.events_between(-np.inf, cut)
+        new_counts = stream.events_between(self._trained_until, cut)[0].lengths
         new_users = np.flatnonzero(new_counts > 0)
         others = np.flatnonzero((new_counts == 0) & (sequences.lengths >= 2))
         wanted = min(len(others), round(self.temporal.replay_fraction * len(new_users)))
@@ -220,11 +249,13 @@ class NeuralLearner:
         epochs: int,
         validate,
         opt_state: Any = None,
+        patience: int | None = None,
     ) -> FitResult:
         folder = self.run_dir / f"window{window:02d}"
         train = replace(
             self.config.train,
             max_epochs=epochs,
+            patience=patience or self.config.train.patience,
             checkpoint_dir=str(self.config.train.checkpoint_directory(self.run_dir) / f"window{window:02d}"),
         )
         signature = {**run_signature(self.config), "temporal": asdict(self.temporal), "window": window}

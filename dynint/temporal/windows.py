@@ -80,15 +80,26 @@ class TemporalStream:
         """Window 0 held out for early stopping: the per-user events before the time its latest
         `valid_fraction` of events begins at and their times (training), and every later window-0
         event with an earlier event of its user as a validation row, predicted from all of them."""
-        in_window = self.window == 0
-        cut = np.quantile(self.times.values[in_window], 1 - valid_fraction, method="lower")
-        before = self.times.values < cut
-        valid = in_window & ~before & (positions_in_rows(self.sequences.lengths) > 0)
-        if not before.any() or not valid.any():
+        cut, valid = self.latest_events(0, valid_fraction)
+        return (*self.events_between(-np.inf, cut), valid)
+
+    def latest_events(self, window: int, valid_fraction: float) -> tuple[float, EvalSet]:
+        """The time `window`'s latest `valid_fraction` of events begin at, and those events (each
+        with an earlier event of its user) as validation rows, predicted from every earlier event."""
+        self._check_window(window)
+        in_window = self.window == window
+        cut = float(np.quantile(self.times.values[in_window], 1 - valid_fraction, method="lower"))
+        later = in_window & (self.times.values >= cut)
+        valid = later & (positions_in_rows(self.sequences.lengths) > 0)
+        if not (in_window & ~later).any() or not valid.any():
             raise ConfigError(
-                f"temporal.valid_fraction={valid_fraction} leaves window 0 without training or validation events"
+                f"temporal.valid_fraction={valid_fraction} leaves window {window} without training or validation events"
             )
-        return (*self._per_user(before), self.rows_of(np.flatnonzero(valid)))
+        return cut, self.rows_of(np.flatnonzero(valid))
+
+    def events_between(self, start: float, end: float) -> tuple[Ragged, Ragged]:
+        """Per user, the events at times in `[start, end)` and their times."""
+        return self._per_user((self.times.values >= start) & (self.times.values < end))
 
     def rows_of(self, events: np.ndarray) -> EvalSet:
         """Evaluation rows for `events` (indices into `sequences.values`): each from every earlier event."""

@@ -1,5 +1,6 @@
 """NeuralLearner on a small synthetic stream: window-0 epochs, growth, and what each strategy trains."""
 
+import json
 from dataclasses import replace
 
 import jax
@@ -144,3 +145,28 @@ def test_a_carried_optimizer_state_continues_across_windows_and_grows_with_the_t
     assert counts[False] == (None, None)  # nothing carried: every fine-tune starts afresh
     first, second = counts[True]
     assert 0 < first < second  # the fine-tune's steps counted on from the first fit's
+
+
+def test_a_finetune_with_patience_stops_on_the_new_windows_latest_events_and_trains_them_next(tmp_path, stream):
+    config = _config("finetune")
+    temporal = replace(config.temporal, finetune_epochs=6, finetune_patience=1, replay_fraction=0.0)
+    learner = NeuralLearner(config, temporal, stream, tmp_path, progress=False)
+    learner.update(stream, 1)
+    assert learner._trained_until == stream.starts[1]
+    cut, valid = stream.latest_events(1, temporal.valid_fraction)
+    sequences, loss_from = learner._new_and_replayed(stream, 2, cut)
+    # Targets: window 1's events before its latest tenth; the held-out ones are in no sequence.
+    assert int(np.sum(sequences.lengths - loss_from)) == np.count_nonzero(
+        (stream.window == 1) & (stream.times.values < cut)
+    )
+    learner.update(stream, 2)
+    history = [entry for entry in _fit_history(tmp_path / "window02") if "valid" in entry]
+    assert 1 <= len(history) <= 6 and all("NDCG@10" in entry["valid"] for entry in history)
+    assert learner._trained_until == cut  # the held-out events are the next fine-tune's first targets
+    following, following_from = learner._new_and_replayed(stream, 3, float(stream.starts[3]))
+    targets = (stream.times.values >= cut) & (stream.times.values < stream.starts[3])
+    assert int(np.sum(following.lengths - following_from)) == np.count_nonzero(targets)
+
+
+def _fit_history(folder):
+    return [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]

@@ -113,3 +113,22 @@ def test_a_log_without_timestamps_or_too_many_windows_is_refused_with_the_reason
         temporal_stream(same_time, TemporalConfig(num_windows=3, cut="events"))
     with pytest.raises(ConfigError, match="temporal.num_windows=1"):
         TemporalConfig(num_windows=1)
+
+
+def test_a_windows_latest_events_are_held_out_after_the_time_they_begin_at(stream):
+    window = 4
+    cut, valid = stream.latest_events(window, 0.1)
+    in_window = stream.window == window
+    held_out = in_window & (stream.times.values >= cut)
+    assert stream.starts[window] < cut < stream.starts[window + 1]
+    assert 0.1 <= held_out.sum() / in_window.sum() < 0.12  # ties at the cut stay together
+    assert np.all(valid.timestamps >= cut) and len(valid) <= held_out.sum()
+    # Training before the cut sees none of them; everything before the window is there.
+    before, times = stream.events_between(-np.inf, cut)
+    assert times.values.max() < cut
+    assert len(before.values) == np.count_nonzero(stream.times.values < cut)
+    since, _ = stream.events_between(stream.starts[window], cut)
+    assert len(since.values) == np.count_nonzero(in_window) - held_out.sum()
+    np.testing.assert_array_equal(
+        stream.events_between(-np.inf, stream.starts[window])[0].values, stream.visible_before(window)[0].values
+    )
