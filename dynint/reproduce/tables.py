@@ -278,8 +278,9 @@ def _with_cold(overrides: Mapping[str, tuple[str, ...]], datasets: tuple[str, ..
 
 _ALL_DATASETS = ("ml-100k", "amazon-beauty", "amazon-sports")
 # Seeds to fit 2-core sessions (the table's notes say so): the rows the criteria compare (text-adaptor
-# and id under cold start, id and id+text warm on ml-100k, id and id+attributes warm on Amazon) have 3; rows that rank no cold item (id,
-# id+text, text-init under cold start: their cold items' vectors are untrained) and the rest have 1 or 2.
+# and id under cold start, id and id+text warm on ml-100k, id and id+attributes warm on Amazon) have 3;
+# rows that rank no cold item (id, id+text, text-init under cold start: their cold items' vectors are
+# untrained) and the rest have 1 or 2.
 _TEXT_ENHANCED_SEED_CAPS: dict[str, int | dict[str, int]] = {
     "sasrec-id+attributes-warm": {"ml-100k": 1},
     "sasrec-text-init-warm": 1,
