@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from dynint.errors import ConfigError
+
+PrivacyUnit = Literal["user", "example"]
 
 
 @dataclass(frozen=True)
 class PrivacyConfig:
-    """DP-SGD (Abadi et al., CCS 2016) at the user level: one example is one user's whole training
-    sequence (every next-item position of it together), so the guarantee covers a user.
+    """DP-SGD (Abadi et al., CCS 2016). With `unit: user` (the default) one example is one user's
+    whole training sequence (every next-item position of it together), so the guarantee covers a
+    user; with `unit: example` every next-item prediction is its own example (its target and the
+    `train.max_length` events before it; `dynint.privacy.units`), a guarantee per prediction that
+    covers an event only as a group of up to `max_length + 1` examples.
 
     Each step clips every example's gradient to L2 norm `clip_norm`, sums them, adds Gaussian noise
     of standard deviation `noise_multiplier * clip_norm` to every coordinate, and divides by the
-    batch's example count. `delta` (None: 1 / the number of training users) is the delta of the
+    batch's example count. `delta` (None: 1 / the number of training examples) is the delta of the
     reported epsilon; with `target_epsilon`, training stops after the first epoch whose epsilon
     reaches it. Accounting (`dynint.privacy.accounting`) treats each batch as a Poisson sample of
-    rate batch size / users, the usual DP-SGD analysis; the loop's shuffled fixed-size batches only
+    rate batch size / examples, the usual DP-SGD analysis; the loop's shuffled fixed-size batches only
     approximate that sampling (stated with the results). Noise covers every parameter, the item
     table included (no sparse treatment).
     """
@@ -27,6 +33,7 @@ class PrivacyConfig:
     noise_multiplier: float = 1.0
     delta: float | None = None
     target_epsilon: float | None = None
+    unit: PrivacyUnit = "user"
 
     def __post_init__(self) -> None:
         if not self.clip_norm > 0:
@@ -39,6 +46,8 @@ class PrivacyConfig:
             raise ConfigError(f"train.privacy.noise_multiplier={self.noise_multiplier!r}: expected a number >= 0")
         if self.delta is not None and not 0 < self.delta < 1:
             raise ConfigError(f"train.privacy.delta={self.delta!r}: expected a value in (0, 1) or null")
+        if self.unit not in ("user", "example"):
+            raise ConfigError(f"train.privacy.unit={self.unit!r}: expected 'user' or 'example'")
         if self.target_epsilon is not None and not self.target_epsilon > 0:
             raise ConfigError(f"train.privacy.target_epsilon={self.target_epsilon!r}: expected a positive number")
 

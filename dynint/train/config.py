@@ -118,6 +118,11 @@ class TrainConfig:
                 "train.privacy with train.refit_for_test would train a second time on the users' data (twice the "
                 "privacy cost); set train.refit_for_test=false"
             )
+        if self.privacy.enabled and self.privacy.unit == "example" and self.federated.enabled:
+            raise ConfigError(
+                "train.privacy.unit='example' with train.federated: a federated client is a user, so DP-FedAvg's "
+                "unit is the user; set train.privacy.unit=user"
+            )
         if self.clip_norm is not None and self.clip_norm <= 0:
             raise ConfigError(f"train.clip_norm={self.clip_norm!r}: expected a positive number or null")
         if not self.bucket_lengths or any(b < 1 for b in self.bucket_lengths):

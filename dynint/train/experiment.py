@@ -28,7 +28,9 @@ from dynint.eval.beyond_accuracy import CatalogueFacts, catalogue_facts
 from dynint.eval.ranking import evaluate_ranking
 from dynint.eval.ranking_metrics import metric_names
 from dynint.io import append_jsonl
+from dynint.models.base import NextItemObjective
 from dynint.models.item_representation import ItemRepresentationConfig
+from dynint.privacy.units import prediction_rows
 from dynint.train import sharding
 from dynint.train.batching import SequenceBatcher
 from dynint.train.compilation import enable_compilation_cache
@@ -82,6 +84,12 @@ def train_and_evaluate(
             f"model.time_buckets={config.model.time_buckets}: the time bias reads event times, and "
             f"{config.data.name} gives event order only (no timestamps); set model.time_buckets=0"
         )
+    per_prediction = train.privacy.enabled and train.privacy.unit == "example"
+    if per_prediction and (timed or not isinstance(objective, NextItemObjective)):
+        raise ConfigError(
+            "train.privacy.unit='example' makes one row per next-item prediction; it is implemented for "
+            "next-item models without event times (model.time_buckets=0)"
+        )
     graphdef, params = split_model(set_compute_dtype(model, train.dtype))
     # The initial parameters wait on the host: the loop places its own (on a mesh, sharded) copy,
     # and a device copy here would keep the whole item table on the first device all run long.
@@ -120,7 +128,11 @@ def train_and_evaluate(
         )
 
     def batcher(stage: Stage) -> SequenceBatcher:
-        """The training batches of the events visible at `stage` (with their times for a timed model)."""
+        """The training batches of the events visible at `stage` (with their times for a timed model;
+        one row per prediction for example-level DP-SGD)."""
+        if per_prediction:
+            rows, loss_from = prediction_rows(split.visible(stage), train.max_length)
+            return SequenceBatcher.for_training(rows, objective, train, alignment=devices, loss_from=loss_from)
         times = split.visible_timestamps(stage) if timed else None
         return SequenceBatcher.for_training(split.visible(stage), objective, train, alignment=devices, times=times)
 
