@@ -91,6 +91,7 @@ class NeuralLearner:
         self._shapes: BatchShapes | None = None  # of the stream's first batches, kept for every later fit
         self._opt_state: Any = None  # the last fit's, continued by the next (`carry_optimizer_state`)
         self._trained_until = -np.inf  # events before this time have been training targets
+        self._losses: dict[Any, Any] = {}  # one loss function per model structure, so fits share a compiled step
 
     def update(self, stream: TemporalStream, window: int) -> int:
         trained_items = stream.catalogue_size(window - 1)
@@ -240,6 +241,13 @@ class NeuralLearner:
         self._shapes = batcher.shapes
         return batcher
 
+    def _loss(self, graphdef: Any) -> Any:
+        """The loss of models of `graphdef`'s structure: the same function object for every fit of
+        the stream, so each reuses the train step the first compiled (`dynint.train.step_reuse`)."""
+        if graphdef not in self._losses:
+            self._losses[graphdef] = sequence_loss_fn(graphdef, self.config.model)
+        return self._losses[graphdef]
+
     def _fit(
         self,
         window: int,
@@ -264,7 +272,7 @@ class NeuralLearner:
             seed=self.config.seed,
             key=jax.random.fold_in(run_key(self.config.seed, 1), window),
             params=params,
-            loss=sequence_loss_fn(graphdef, self.config.model),
+            loss=self._loss(graphdef),
             batches=batches,
             mesh=self._mesh,
             validate=validate,

@@ -1,7 +1,8 @@
 """The training loop: epochs of train steps, validation after each, early stopping, checkpoints, logs.
 
 The loop knows nothing of the model, its batches or the evaluation protocol: it trains `params`
-on a `LossFn` over `EpochBatches` with the step `make_train_step` compiles, and asks
+on a `LossFn` over `EpochBatches` with the step `make_train_step` compiles (reused by later fits
+of the same loss function and settings: `dynint.train.step_reuse`), and asks
 `validate(params)` for the metrics of an epoch. Sequence models and CTR models share it.
 
 Faults end cleanly. A non-finite loss or gradient norm halts the step on the device (see
@@ -39,15 +40,13 @@ from dynint.io import append_jsonl, write_text_atomic
 from dynint.observability.curves import plot_runs
 from dynint.observability.tensorboard import EpochWriter
 from dynint.privacy.accounting import epsilon_spent
-from dynint.privacy.dpsgd import private_value_and_grad
-from dynint.privacy.federated import federated_value_and_grad
 from dynint.train import sharding
 from dynint.train.checkpoint import Checkpoints
 from dynint.train.config import TrainConfig
-from dynint.train.optim import learning_rate_schedule, make_optimizer
-from dynint.train.precision import with_compute_dtype
+from dynint.train.optim import learning_rate_schedule
 from dynint.train.state import StepGuard, TrainState, init_guard, init_state, nonfinite_quantity
-from dynint.train.step import LossFn, make_train_step
+from dynint.train.step import LossFn
+from dynint.train.step_reuse import shared_optimizer, shared_train_step
 
 METRICS_LOG = "metrics.jsonl"
 
@@ -161,8 +160,8 @@ def fit(
     if train.resume and not train.checkpoint:
         raise ConfigError("train.resume=true needs train.checkpoint=true")
     steps_per_epoch = batches.num_batches(seed, 1)
-    optimizer = make_optimizer(train, steps_per_epoch * train.max_epochs)
-    state = init_state(params, optimizer, key)
+    total_steps = steps_per_epoch * train.max_epochs
+    state = init_state(params, shared_optimizer(train, total_steps), key)
     if opt_state is not None:
         fresh = jax.tree.map(np.shape, state.opt_state)
         if jax.tree.map(np.shape, opt_state) != fresh:
@@ -170,24 +169,9 @@ def fit(
         state = state.replace(opt_state=opt_state)
     shardings = sharding.state_shardings(mesh, state)
     state = jax.device_put(state, shardings)
-    loss = with_compute_dtype(loss, train.dtype)
-    gradient = None
-    if train.privacy.enabled or train.federated.enabled:
-        if not hasattr(batches, "num_sequences"):
-            raise ConfigError("train.privacy and train.federated are implemented for next-item sequence models only")
-    if train.federated.enabled:
-        private = train.privacy if train.privacy.enabled else None
-        gradient = federated_value_and_grad(
-            loss,
-            train.federated,
-            private.clip_norm if private else float("inf"),
-            private.noise_multiplier if private else 0.0,
-        )
-    elif train.privacy.enabled:
-        gradient = private_value_and_grad(loss, train.privacy.clip_norm, train.privacy.noise_multiplier)
-    step = make_train_step(
-        loss, optimizer, mesh, shardings, nonfinite_limit=train.nonfinite_limit, value_and_grad=gradient
-    )
+    if (train.privacy.enabled or train.federated.enabled) and not hasattr(batches, "num_sequences"):
+        raise ConfigError("train.privacy and train.federated are implemented for next-item sequence models only")
+    step = shared_train_step(loss, train, total_steps, mesh, shardings)
     if jax.process_count() > 1:  # each process hands its devices their share of the batch
         step = _with_global_batches(step, sharding.batch_sharding(mesh))
 

@@ -18,6 +18,7 @@ those of one device, bit for bit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
@@ -279,12 +280,19 @@ def _table_blocks(table: jax.Array, mesh: Mesh | None) -> jax.Array:
     parts = 1 if mesh is None else mesh.shape[MODEL_AXIS]
     blocks = -(-table.shape[0] // (SCORE_BLOCK * parts)) * parts
     layout = None if mesh is None else NamedSharding(mesh, PartitionSpec(MODEL_AXIS, None, None))
+    return _relayout(blocks, layout)(table)
+
+
+@lru_cache(maxsize=16)
+def _relayout(blocks: int, layout: NamedSharding | None) -> Callable[[jax.Array], jax.Array]:
+    """The compiled re-layout into `blocks` blocks, one per block count and layout (every scorer
+    of a run, and of a stream's windows, reuses it)."""
 
     def relayout(rows: jax.Array) -> jax.Array:
         padded = jnp.pad(rows, ((0, blocks * SCORE_BLOCK - rows.shape[0]), (0, 0)))
         return padded.reshape(blocks, SCORE_BLOCK, rows.shape[1]).transpose(0, 2, 1)
 
-    return jax.jit(relayout, out_shardings=layout)(table)
+    return jax.jit(relayout, out_shardings=layout)
 
 
 def _block_scores(representations: jax.Array, blocks: jax.Array) -> jax.Array:

@@ -338,7 +338,7 @@ def _stepping(monkeypatch, at_call, action):
     """Make the loop's train step run `action()` just before its `at_call`-th call (from 1)."""
     import dynint.train.loop as loop
 
-    original = loop.make_train_step
+    original = loop.shared_train_step
     calls = []
 
     def make(*args, **kwargs):
@@ -352,7 +352,7 @@ def _stepping(monkeypatch, at_call, action):
 
         return counted
 
-    monkeypatch.setattr(loop, "make_train_step", make)
+    monkeypatch.setattr(loop, "shared_train_step", make)
 
 
 def test_sigint_mid_epoch_saves_the_position_and_the_resumed_run_matches_an_uninterrupted_one(tmp_path, monkeypatch):
@@ -396,10 +396,10 @@ _PAUSED_MID_EPOCH = textwrap.dedent(
     from dynint.cli.main import main
 
     config_path, pause_before = sys.argv[1], int(sys.argv[2])
-    make_train_step = loop.make_train_step
+    shared_train_step = loop.shared_train_step
 
     def make(*args, **kwargs):
-        step = make_train_step(*args, **kwargs)
+        step = shared_train_step(*args, **kwargs)
         calls = []
 
         def paused(*step_args):
@@ -420,7 +420,7 @@ _PAUSED_MID_EPOCH = textwrap.dedent(
 
         return paused
 
-    loop.make_train_step = make
+    loop.shared_train_step = make
     sys.exit(main(["run", config_path, "--no-progress"]))
     """
 )
