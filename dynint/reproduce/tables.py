@@ -1063,7 +1063,7 @@ TABLES: dict[str, TableSpec] = {
             "least 5 training events, and the id vectors learn what the coarse attributes say. Under the CTR "
             "protocol the same attributes help DIEN markedly (see the dien rows): its one sampled negative per "
             "positive is often told apart by category alone. On amazon-sports (hidden 128, 2 seeds of "
-            "id+attributes): 0.0324 (0.0320, 0.0327) against id 0.0330 +- 0.0007 test NDCG@10 (seq-full-ranking's "
+            "id+attributes): 0.0323 (0.0320, 0.0327) against id 0.0330 +- 0.0007 test NDCG@10 (seq-full-ranking's "
             "sasrec-ce row: 3 seeds of the same id configuration, 0.0332, 0.0336, 0.0323; this table's id row is "
             "its seed 0), -2 %; on validation 0.0335 (0.0335, 0.0334) against 0.0331 (0.0332, 0.0327, 0.0333), "
             "best epoch 8 in both id+attributes runs. The same picture as on amazon-beauty: below the 3 % "
