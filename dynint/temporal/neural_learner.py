@@ -170,7 +170,7 @@ class NeuralLearner:
             self.temporal.finetune_epochs,
             validate,
             opt_state=self._opt_state,
-            patience=patience or None,
+            patience=patience,
         )
         self._trained_until = cut
         return result
@@ -257,7 +257,7 @@ class NeuralLearner:
         epochs: int,
         validate,
         opt_state: Any = None,
-        patience: int | None = None,
+        patience: int = 0,
     ) -> FitResult:
         folder = self.run_dir / f"window{window:02d}"
         train = replace(

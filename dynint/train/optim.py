@@ -41,6 +41,26 @@ def weight_decay_mask(params: Any, decay_embeddings: bool) -> Any:
     return jax.tree_util.tree_map_with_path(decays, params)
 
 
+def optimizer_key(train: TrainConfig, total_steps: int) -> tuple:
+    """What `make_optimizer(train, total_steps)` depends on (the step count only where a decay uses
+    it): the key under which fits share an optimizer and step (`dynint.train.step_reuse`). A setting
+    `make_optimizer` comes to read belongs here too."""
+    decays = train.schedule != "constant"
+    return (
+        train.optimizer,
+        train.learning_rate,
+        train.final_learning_rate_fraction,
+        train.schedule,
+        train.warmup_steps,
+        train.beta1,
+        train.beta2,
+        train.weight_decay,
+        train.decay_embeddings,
+        train.clip_norm,
+        total_steps if decays else None,
+    )
+
+
 def make_optimizer(config: TrainConfig, total_steps: int) -> optax.GradientTransformation:
     schedule = learning_rate_schedule(config, total_steps)
     if config.optimizer == "adamw":

@@ -21,31 +21,13 @@ from jax.sharding import Mesh
 from dynint.privacy.dpsgd import private_value_and_grad
 from dynint.privacy.federated import federated_value_and_grad
 from dynint.train.config import TrainConfig
-from dynint.train.optim import make_optimizer
+from dynint.train.optim import make_optimizer, optimizer_key
 from dynint.train.precision import with_compute_dtype
 from dynint.train.step import LossFn, make_train_step
 
 _KEPT = 4
 _optimizers: OrderedDict[Hashable, optax.GradientTransformation] = OrderedDict()
 _steps: OrderedDict[Hashable, Callable[..., Any]] = OrderedDict()
-
-
-def optimizer_key(train: TrainConfig, total_steps: int) -> tuple:
-    """What `make_optimizer(train, total_steps)` depends on (the step count only where a decay uses it)."""
-    decays = train.schedule != "constant"
-    return (
-        train.optimizer,
-        train.learning_rate,
-        train.final_learning_rate_fraction,
-        train.schedule,
-        train.warmup_steps,
-        train.beta1,
-        train.beta2,
-        train.weight_decay,
-        train.decay_embeddings,
-        train.clip_norm,
-        total_steps if decays else None,
-    )
 
 
 def shared_optimizer(train: TrainConfig, total_steps: int) -> optax.GradientTransformation:

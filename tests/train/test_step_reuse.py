@@ -8,7 +8,8 @@ import numpy as np
 from dynint.train import sharding
 from dynint.train.config import TrainConfig
 from dynint.train.loop import fit
-from dynint.train.step_reuse import optimizer_key, shared_optimizer
+from dynint.train.optim import optimizer_key
+from dynint.train.step_reuse import shared_optimizer
 
 
 class _Batches:
