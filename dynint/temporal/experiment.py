@@ -93,7 +93,10 @@ def run_stream(
             "window_starts": [float(t) for t in stream.starts],
             "catalogue": [stream.catalogue_size(t) for t in range(stream.num_windows)],
         },
-        **{key: summary[key] for key in ("update time (s)", "later update time (s)", "update examples")},
+        **{
+            key: summary[key]
+            for key in ("update time (s)", "later update time (s)", "later update CPU time (s)", "update examples")
+        },
     }
     if getattr(learner, "epochs", None) is not None:
         extra["epochs"] = learner.epochs

@@ -58,13 +58,16 @@ def test_the_learner_is_updated_before_each_window_and_resumes_part_way(stream):
 
 def test_summary_means_and_areas_over_the_windows():
     results = [
-        WindowResult(window=w, rows=10, new_items=1, update_time_s=t, update_examples=5, metrics={"NDCG@10": m})
-        for w, (t, m) in enumerate([(3.0, 0.1), (1.0, 0.3), (1.0, 0.2)], start=1)
+        WindowResult(
+            window=w, rows=10, new_items=1, update_time_s=t, update_examples=5, metrics={"NDCG@10": m}, update_cpu_s=c
+        )
+        for w, (t, c, m) in enumerate([(3.0, 5.0, 0.1), (1.0, 1.5, 0.3), (1.0, 2.0, 0.2)], start=1)
     ]
     summary = stream_summary(results)
     assert summary["mean NDCG@10"] == pytest.approx(0.2)
     assert summary["AUC NDCG@10"] == pytest.approx(((0.1 + 0.3) / 2 + (0.3 + 0.2) / 2) / 2)
     assert summary["update time (s)"] == 5.0 and summary["later update time (s)"] == 2.0
+    assert summary["later update CPU time (s)"] == 3.5
     with pytest.raises(ValueError, match="no scored windows"):
         stream_summary([])
 
