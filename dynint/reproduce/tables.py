@@ -421,6 +421,9 @@ BEYOND_ACCURACY_NOTES: tuple[str, ...] = (
 _DP_NOISE = {8: 1.889, 4: 3.113, 1: 9.672}
 # ... and in 50 full-batch steps (sampling rate 1; experiments/privacy/sasrec-ce-dp-full.yaml).
 _DP_FULL_BATCH_NOISE = {8: 3.666, 4: 6.367, 1: 20.406}
+# ... and on amazon-beauty in 700 steps of 1,024 users at rate 1024/22363 (delta 1/22,363).
+_DP_BEAUTY_NOISE = {8: 1.018, 4: 1.532, 1: 4.605}
+_ML100K, _BEAUTY = ("ml-100k",), ("amazon-beauty",)
 PRIVACY_NOTES: tuple[str, ...] = (
     "User-level DP-SGD (dynint/privacy): one example is one user's whole training sequence; per-user gradients "
     "clipped to norm 1, summed, Gaussian noise of std noise_multiplier added, divided by the users in the batch. "
@@ -850,26 +853,34 @@ TABLES: dict[str, TableSpec] = {
                         ("DP-SGD, bucketed batches", "sasrec-ce-dp-eps"),
                         ("DP-SGD, full-batch steps", "sasrec-ce-full-dp-eps"),
                         ("DP-FedAvg", "sasrec-ce-dp-fedavg-eps"),
+                        ("DP-SGD, batches of 1,024 users", "sasrec-ce-b1024-dp-eps"),
                     ),
-                    ("sasrec-ce-non-private", "sasrec-ce-full-non-private", "sasrec-ce-fedavg"),
+                    (
+                        "sasrec-ce-non-private",
+                        "sasrec-ce-full-non-private",
+                        "sasrec-ce-fedavg",
+                        "sasrec-ce-b1024-non-private",
+                    ),
                 ),
             ),
         ),
         description="SASRec-CE under user-level DP-SGD and federated averaging: accuracy against the privacy "
         "budget epsilon.",
-        datasets=("ml-100k",),
+        datasets=("ml-100k", "amazon-beauty"),
         rows=(
             RowSpec(
                 "sasrec-ce-non-private",
                 "privacy/sasrec-ce-dp.yaml",
                 overrides=("train.privacy.enabled=false",),
                 max_seeds=1,
+                datasets=_ML100K,
             ),
             RowSpec(
                 "sasrec-ce-clip-only",
                 "privacy/sasrec-ce-dp.yaml",
                 overrides=("train.privacy.noise_multiplier=0",),
                 max_seeds=1,
+                datasets=_ML100K,
             ),
             *(
                 RowSpec(
@@ -877,6 +888,7 @@ TABLES: dict[str, TableSpec] = {
                     "privacy/sasrec-ce-dp.yaml",
                     overrides=(f"train.privacy.noise_multiplier={sigma}",),
                     max_seeds=1,
+                    datasets=_ML100K,
                 )
                 for epsilon, sigma in _DP_NOISE.items()
             ),
@@ -884,6 +896,7 @@ TABLES: dict[str, TableSpec] = {
                 "sasrec-ce-full-non-private",
                 "privacy/sasrec-ce-dp-full.yaml",
                 overrides=("train.privacy.enabled=false",),
+                datasets=_ML100K,
             ),
             *(
                 RowSpec(
@@ -891,15 +904,35 @@ TABLES: dict[str, TableSpec] = {
                     "privacy/sasrec-ce-dp-full.yaml",
                     overrides=(f"train.privacy.noise_multiplier={sigma}",),
                     max_seeds=None if epsilon in (8, 4) else 1,
+                    datasets=_ML100K,
                 )
                 for epsilon, sigma in _DP_FULL_BATCH_NOISE.items()
             ),
-            RowSpec("sasrec-ce-fedavg", "privacy/sasrec-ce-fedavg.yaml", max_seeds=1),
+            RowSpec("sasrec-ce-fedavg", "privacy/sasrec-ce-fedavg.yaml", max_seeds=1, datasets=_ML100K),
             RowSpec(
                 "sasrec-ce-dp-fedavg-eps8",
                 "privacy/sasrec-ce-fedavg.yaml",
                 overrides=("train.privacy.enabled=true", "train.privacy.noise_multiplier=3.666"),
                 max_seeds=1,
+                datasets=_ML100K,
+            ),
+            # amazon-beauty: batches of 1,024 users (experiments/privacy/sasrec-ce-dp-beauty.yaml).
+            RowSpec(
+                "sasrec-ce-b1024-non-private",
+                "privacy/sasrec-ce-dp-beauty.yaml",
+                overrides=("train.privacy.enabled=false",),
+                max_seeds=1,
+                datasets=_BEAUTY,
+            ),
+            *(
+                RowSpec(
+                    f"sasrec-ce-b1024-dp-eps{epsilon}",
+                    "privacy/sasrec-ce-dp-beauty.yaml",
+                    overrides=(f"train.privacy.noise_multiplier={sigma}",),
+                    max_seeds=1,
+                    datasets=_BEAUTY,
+                )
+                for epsilon, sigma in _DP_BEAUTY_NOISE.items()
             ),
         ),
         protocol=_FULL_RANKING,
