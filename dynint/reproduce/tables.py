@@ -313,6 +313,13 @@ def _with_cold(overrides: Mapping[str, tuple[str, ...]], datasets: tuple[str, ..
 
 
 _ALL_DATASETS = ("ml-100k", "amazon-beauty", "amazon-sports")
+# HSTU on amazon-sports: SASRec-CE's width there (128) with dropout 0.5, chosen on that set's validation
+# NDCG@10 (seed 0, no refit; results/explorations/hstu-amazon-sports): 0.0349 against 0.0326 with hstu.yaml's
+# dropout 0.2 and 0.0325 at width 64.
+_HSTU_RUNS = {
+    **_CAPPED_ML100K,
+    "amazon-sports": ("model.hidden_size=128", "model.dropout=0.5", "model.attention_dropout=0.5"),
+}
 # Seeds to fit 2-core sessions (the table's notes say so): the rows the criteria compare (text-adaptor
 # and id under cold start, id and id+text warm on ml-100k, id and id+attributes warm on Amazon) have 3;
 # rows that rank no cold item (id, id+text, text-init under cold start: their cold items' vectors are
@@ -958,8 +965,7 @@ TABLES: dict[str, TableSpec] = {
                 overrides=_SASREC_RUNS,
                 max_seeds={"amazon-beauty": 1, "amazon-sports": 1},
             ),
-            # On amazon-sports hstu takes SASRec-CE's width there (128) so the encoder stays the one difference.
-            RowSpec("hstu", "generative/hstu.yaml", overrides=_SASREC_RUNS),
+            RowSpec("hstu", "generative/hstu.yaml", overrides=_HSTU_RUNS),
             RowSpec(
                 "hstu-time",
                 "generative/hstu.yaml",
