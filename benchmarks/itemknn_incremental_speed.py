@@ -122,12 +122,13 @@ def main() -> int:
     results = Path(args.results_dir)
     stem = f"itemknn_incremental_speed_cpu_{args.dataset}" + ("_large" if args.synthetic else "")
     lines = [",".join(rows[0])] + [",".join(str(row[key]) for key in rows[0]) for row in rows]
+    recorded = provenance()  # before this run's outputs change tracked files (which would read as -dirty)
     write_text_atomic(results / f"{stem}.csv", "\n".join(lines) + "\n")
     plot(rows, args.dataset, results / f"{stem}.png")
     write_json_atomic(
         results / f"{stem}.provenance.json",
         {
-            **provenance(),
+            **recorded,
             "command": f"python benchmarks/itemknn_incremental_speed.py --dataset {args.dataset} "
             f"--windows {args.windows} --repeats {args.repeats}"
             + (f" --synthetic {' '.join(args.synthetic)}" if args.synthetic else ""),

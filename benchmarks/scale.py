@@ -308,13 +308,14 @@ def main() -> int:
                     print(f"{items} items: item-table bytes per device on {devices} devices / 1 device = {share:.4f}")
     if not rows:
         raise SystemExit("no configuration was measured")
+    recorded = provenance()  # before this run's outputs change tracked files (which would read as -dirty)
     _write_rows(rows, results / f"{stem}.csv")
     (results / f"{stem}.partial.csv").unlink(missing_ok=True)
     plot(rows, platform, results / f"{stem}.png")
     command = " ".join(["python benchmarks/scale.py", *sys.argv[1:]])
     write_json_atomic(
         results / f"{stem}.provenance.json",
-        {**provenance(), "command": command, "settings": {k: v for k, v in vars(args).items() if k != "worker"}},
+        {**recorded, "command": command, "settings": {k: v for k, v in vars(args).items() if k != "worker"}},
     )
     return 0
 

@@ -229,8 +229,9 @@ def main() -> int:
                 f"{dense.activation_mb / row.activation_mb:.3f}" if both else "",
             ]
         )
+    recorded = provenance()  # before this run's outputs change tracked files (which would read as -dirty)
     write_text_atomic(stem.with_suffix(".csv"), handle.getvalue())
-    record = {"command": " ".join(sys.argv), "load_average_at_end": list(os.getloadavg()), **provenance()}
+    record = {"command": " ".join(sys.argv), "load_average_at_end": list(os.getloadavg()), **recorded}
     write_json_atomic(stem.with_suffix(".provenance.json"), record)
     print(f"wrote {stem.with_suffix('.csv')} and its provenance")
     title = f"dense vs sparse SASRec train step, {backend} ({device}), batch {args.batch_size}, window {args.window}"
