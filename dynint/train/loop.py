@@ -174,6 +174,8 @@ def fit(
     step = shared_train_step(loss, train, total_steps, mesh, shardings)
     if jax.process_count() > 1:  # each process hands its devices their share of the batch
         step = _with_global_batches(step, sharding.batch_sharding(mesh))
+    if mesh.devices.size > 1 and mesh.devices.flat[0].platform == "cpu":
+        step = _one_step_at_a_time(step)
 
     checkpoint_dir = train.checkpoint_directory(run_dir)
     if train.checkpoint and not train.resume:
@@ -213,6 +215,17 @@ def _with_global_batches(step: Callable[..., Any], placement: Any) -> Callable[.
         return step(state, guard, global_batch(batch, placement))
 
     return placed_step
+
+
+def _one_step_at_a_time(step: Callable[..., Any]) -> Callable[..., Any]:
+    """`step` that returns only once its results are computed. On several CPU devices (simulated
+    ones share the host's threads) a step's collectives could wait forever for participants whose
+    threads the next steps' dispatch had taken; on accelerators steps stay asynchronous."""
+
+    def finished_step(state: Any, guard: Any, batch: Any) -> Any:
+        return jax.block_until_ready(step(state, guard, batch))
+
+    return finished_step
 
 
 def stopping_epoch(values: list[float], patience: int) -> int | None:

@@ -90,7 +90,15 @@ _MODEL_PARALLEL = textwrap.dedent(
     results = {}
     for devices, model_parallelism in ((1, 1), (8, 1), (8, 4)):
         mesh_settings = {"num_devices": devices, "model_parallelism": model_parallelism, "max_epochs": 1}
-        configs = {"sasrec": tiny_config(out / f"{devices}x{model_parallelism}", train=mesh_settings)}
+        folder = out / f"{devices}x{model_parallelism}"
+        configs = {
+            "sasrec": tiny_config(folder, train=mesh_settings),
+            "din": tiny_config(
+                folder,
+                model={"name": "din", "embedding_size": 8, "mlp_sizes": [32, 16], "attention_sizes": [16]},
+                train={**mesh_settings, "early_stopping_metric": "AUC"},
+            ),
+        }
         for name, config in configs.items():
             run = run_experiment(config, progress=False)
             log = [json.loads(line) for line in (run.run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -114,13 +122,10 @@ _MODEL_PARALLEL = textwrap.dedent(
 
 
 def test_model_parallel_item_tables_give_the_losses_and_metrics_of_one_device(tmp_path):
-    # SASRec-CE only: DIN's data-parallel train step hangs in an all-reduce on 8 simulated CPU devices
-    # about every other run (7 of 8 devices join; reproduced before model parallelism existed), so it is
-    # not run here. Its 1-device numbers are unchanged by the item-table sharding rules.
     done = _on_eight_devices(_MODEL_PARALLEL, str(tmp_path))
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(done.stdout.strip().splitlines()[-1])
-    for name in ("sasrec",):
+    for name in ("sasrec", "din"):
         one = results[f"{name} 1x1"]
         for mesh in ("8x1", "8x4"):  # data 8 x model 1, data 2 x model 4
             other = results[f"{name} {mesh}"]
