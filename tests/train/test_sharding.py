@@ -93,8 +93,16 @@ _MODEL_PARALLEL = textwrap.dedent(
         folder = out / f"{devices}x{model_parallelism}"
         configs = {
             "sasrec": tiny_config(folder, train=mesh_settings),
+            "sasrec-sampled": tiny_config(
+                folder / "sampled", model={"loss": "sampled-softmax", "num_negatives": 8}, train=mesh_settings
+            ),
+            "bert4rec": tiny_config(
+                folder / "bert4rec",
+                model={"name": "bert4rec", "hidden_size": 16, "num_layers": 1, "num_heads": 1, "inner_size": 32},
+                train=mesh_settings,
+            ),
             "din": tiny_config(
-                folder,
+                folder / "din",
                 model={"name": "din", "embedding_size": 8, "mlp_sizes": [32, 16], "attention_sizes": [16]},
                 train={**mesh_settings, "early_stopping_metric": "AUC"},
             ),
@@ -125,7 +133,7 @@ def test_model_parallel_item_tables_give_the_losses_and_metrics_of_one_device(tm
     done = _on_eight_devices(_MODEL_PARALLEL, str(tmp_path))
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(done.stdout.strip().splitlines()[-1])
-    for name in ("sasrec", "din"):
+    for name in ("sasrec", "sasrec-sampled", "bert4rec", "din"):
         one = results[f"{name} 1x1"]
         for mesh in ("8x1", "8x4"):  # data 8 x model 1, data 2 x model 4
             other = results[f"{name} {mesh}"]
