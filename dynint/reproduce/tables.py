@@ -435,6 +435,25 @@ _DP_FULL_BATCH_NOISE = {8: 3.666, 4: 6.367, 1: 20.406}
 # ... and on amazon-beauty in 700 steps of 1,024 users at rate 1024/22363 (delta 1/22,363).
 _DP_BEAUTY_NOISE = {8: 1.018, 4: 1.532, 1: 4.605}
 _ML100K, _BEAUTY = ("ml-100k",), ("amazon-beauty",)
+
+
+def _private_rows(
+    prefix: str, config: str, noise: dict[int, float], datasets: tuple[str, ...], all_seeds: tuple[int, ...] = ()
+) -> tuple[RowSpec, ...]:
+    """One DP-SGD row per target epsilon (`PREFIX{epsilon}`, its noise multiplier from `noise`): one seed,
+    or the table's seeds for the epsilons in `all_seeds`."""
+    return tuple(
+        RowSpec(
+            f"{prefix}{epsilon}",
+            config,
+            overrides=(f"train.privacy.noise_multiplier={sigma}",),
+            max_seeds=None if epsilon in all_seeds else 1,
+            datasets=datasets,
+        )
+        for epsilon, sigma in noise.items()
+    )
+
+
 PRIVACY_NOTES: tuple[str, ...] = (
     "User-level DP-SGD (dynint/privacy): one example is one user's whole training sequence; per-user gradients "
     "clipped to norm 1, summed, Gaussian noise of std noise_multiplier added, divided by the users in the batch. "
@@ -906,31 +925,19 @@ TABLES: dict[str, TableSpec] = {
                 max_seeds=1,
                 datasets=_ML100K,
             ),
-            *(
-                RowSpec(
-                    f"sasrec-ce-dp-eps{epsilon}",
-                    "privacy/sasrec-ce-dp.yaml",
-                    overrides=(f"train.privacy.noise_multiplier={sigma}",),
-                    max_seeds=1,
-                    datasets=_ML100K,
-                )
-                for epsilon, sigma in _DP_NOISE.items()
-            ),
+            *_private_rows("sasrec-ce-dp-eps", "privacy/sasrec-ce-dp.yaml", _DP_NOISE, _ML100K),
             RowSpec(
                 "sasrec-ce-full-non-private",
                 "privacy/sasrec-ce-dp-full.yaml",
                 overrides=("train.privacy.enabled=false",),
                 datasets=_ML100K,
             ),
-            *(
-                RowSpec(
-                    f"sasrec-ce-full-dp-eps{epsilon}",
-                    "privacy/sasrec-ce-dp-full.yaml",
-                    overrides=(f"train.privacy.noise_multiplier={sigma}",),
-                    max_seeds=None if epsilon in (8, 4) else 1,
-                    datasets=_ML100K,
-                )
-                for epsilon, sigma in _DP_FULL_BATCH_NOISE.items()
+            *_private_rows(
+                "sasrec-ce-full-dp-eps",
+                "privacy/sasrec-ce-dp-full.yaml",
+                _DP_FULL_BATCH_NOISE,
+                _ML100K,
+                all_seeds=(8, 4),  # the criterion's budgets
             ),
             RowSpec("sasrec-ce-fedavg", "privacy/sasrec-ce-fedavg.yaml", max_seeds=1, datasets=_ML100K),
             RowSpec(
@@ -948,16 +955,7 @@ TABLES: dict[str, TableSpec] = {
                 max_seeds=1,
                 datasets=_BEAUTY,
             ),
-            *(
-                RowSpec(
-                    f"sasrec-ce-b1024-dp-eps{epsilon}",
-                    "privacy/sasrec-ce-dp-beauty.yaml",
-                    overrides=(f"train.privacy.noise_multiplier={sigma}",),
-                    max_seeds=1,
-                    datasets=_BEAUTY,
-                )
-                for epsilon, sigma in _DP_BEAUTY_NOISE.items()
-            ),
+            *_private_rows("sasrec-ce-b1024-dp-eps", "privacy/sasrec-ce-dp-beauty.yaml", _DP_BEAUTY_NOISE, _BEAUTY),
         ),
         protocol=_FULL_RANKING,
         metrics=("HR@10", "NDCG@10"),
