@@ -174,7 +174,7 @@ def fit(
     step = shared_train_step(loss, train, total_steps, mesh, shardings)
     if jax.process_count() > 1:  # each process hands its devices their share of the batch
         step = _with_global_batches(step, sharding.batch_sharding(mesh))
-    if mesh.devices.size > 1 and mesh.devices.flat[0].platform == "cpu":
+    if sharding.one_program_at_a_time(mesh.devices.flat):
         step = _one_step_at_a_time(step)
 
     checkpoint_dir = train.checkpoint_directory(run_dir)
@@ -218,9 +218,7 @@ def _with_global_batches(step: Callable[..., Any], placement: Any) -> Callable[.
 
 
 def _one_step_at_a_time(step: Callable[..., Any]) -> Callable[..., Any]:
-    """`step` that returns only once its results are computed. On several CPU devices (simulated
-    ones share the host's threads) a step's collectives could wait forever for participants whose
-    threads the next steps' dispatch had taken; on accelerators steps stay asynchronous."""
+    """`step` that returns only once its results are computed (see `sharding.one_program_at_a_time`)."""
 
     def finished_step(state: Any, guard: Any, batch: Any) -> Any:
         return jax.block_until_ready(step(state, guard, batch))

@@ -30,7 +30,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from dynint.data.ragged import Ragged
 from dynint.models.base import ClozeObjective, Objective, TimedItems
-from dynint.train.sharding import MODEL_AXIS
+from dynint.train.sharding import MODEL_AXIS, one_program_at_a_time
 from dynint.train.windows import last_items, left_aligned, relative_times
 
 if TYPE_CHECKING:
@@ -97,8 +97,7 @@ class SequenceScorer:
             self._rank = _ranks_against_table
             self._mesh = None
         self._cache: tuple[np.ndarray, Ragged, np.ndarray] | None = None
-        # Parameters split over several devices: encoder calls run one at a time (see `_encode_windows`).
-        self._one_call_at_a_time = _spans_devices(params)
+        self._one_call_at_a_time = one_program_at_a_time(_devices_of(params))
         self.uses_event_times = bool(getattr(nnx.merge(graphdef, params), "uses_event_times", False))
 
     @classmethod
@@ -226,10 +225,7 @@ class SequenceScorer:
                     inputs = TimedItems(inputs, relative_times(time_windows.take(chunk), length, size))
                 pieces.append(_encode_last(self.graphdef, self.params, inputs, last))
                 order.append((chunk, len(chunk)))
-                if self._one_call_at_a_time:
-                    # Calls on parameters split over devices hold collectives. Several in flight at once
-                    # on XLA's CPU devices can each take part of the host threads and wait forever for
-                    # the rest (seen with a 10^6-item table split 8 ways); finishing each call first avoids it.
+                if self._one_call_at_a_time:  # seen hanging with a 10^6-item table split 8 ways otherwise
                     jax.block_until_ready(pieces[-1])
         if not pieces:
             return np.zeros((0, self.table.shape[1]), self.table.dtype)
@@ -240,9 +236,11 @@ class SequenceScorer:
         ]
 
 
-def _spans_devices(params: Any) -> bool:
-    """Whether any array of `params` lives on more than one device."""
-    return any(len(leaf.sharding.device_set) > 1 for leaf in jax.tree.leaves(params) if isinstance(leaf, jax.Array))
+def _devices_of(params: Any) -> set:
+    """Every device holding part of an array of `params`."""
+    return {
+        device for leaf in jax.tree.leaves(params) if isinstance(leaf, jax.Array) for device in leaf.sharding.device_set
+    }
 
 
 def _padded_pairs(excluded_rows: np.ndarray, excluded_items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -104,5 +104,13 @@ def state_shardings(mesh: Mesh, state: Any, params_field: str = "params") -> Any
     return jax.tree_util.tree_map_with_path(choose, state)
 
 
+def one_program_at_a_time(devices: Any) -> bool:
+    """Whether programs spanning `devices` must each finish before the next is dispatched: several
+    CPU devices (XLA's simulated ones share the host's threads, and collectives of programs in flight
+    at once could each hold part of them and wait forever for the rest). Accelerators stay asynchronous."""
+    devices = list(devices)
+    return len(devices) > 1 and all(device.platform == "cpu" for device in devices)
+
+
 def _path_key(path) -> tuple[str, ...]:
     return tuple(str(getattr(key, "key", getattr(key, "idx", getattr(key, "name", key)))) for key in path)

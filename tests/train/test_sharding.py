@@ -220,3 +220,13 @@ def test_a_checkpoint_saved_on_eight_devices_resumes_on_one_and_on_another_mesh(
         np.testing.assert_allclose(losses(resumed["log"]), losses(reference["log"]), atol=1e-5, rtol=0, err_msg=mesh)
         for stage in ("valid", "test"):
             assert results[mesh]["metrics"][stage] == pytest.approx(reference["metrics"][stage], abs=1e-5), mesh
+
+
+def test_programs_run_one_at_a_time_only_on_several_cpu_devices():
+    from types import SimpleNamespace
+
+    cpu, gpu = SimpleNamespace(platform="cpu"), SimpleNamespace(platform="gpu")
+    assert sharding.one_program_at_a_time([cpu, cpu])
+    assert not sharding.one_program_at_a_time([cpu])
+    assert not sharding.one_program_at_a_time([gpu, gpu])
+    assert not sharding.one_program_at_a_time(jax.devices()[:1])
