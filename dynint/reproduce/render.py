@@ -138,7 +138,12 @@ def _record_cell(summary: dict[str, Any] | None) -> str:
         return "–"
     if summary["std"] == 0 and all(float(v).is_integer() for v in summary["values"]):
         return f"{int(summary['mean']):,}"
-    return f"{summary['mean']:.1f} ± {summary['std']:.1f}"
+    return f"{_record_number(summary['mean'])} ± {_record_number(summary['std'])}"
+
+
+def _record_number(value: float) -> str:
+    """One decimal, or three significant digits for a value below 0.1 (a privacy delta of 1/943)."""
+    return f"{value:.3g}" if 0 < abs(value) < 0.1 else f"{value:.1f}"
 
 
 def _mean_std(summary: dict[str, Any]) -> str:

@@ -897,18 +897,20 @@ TABLES: dict[str, TableSpec] = {
                         ("DP-SGD, full-batch steps", "sasrec-ce-full-dp-eps"),
                         ("DP-FedAvg", "sasrec-ce-dp-fedavg-eps"),
                         ("DP-SGD, batches of 1,024 users", "sasrec-ce-b1024-dp-eps"),
+                        ("GRU4Rec, DP-SGD, full-batch steps", "gru4rec-full-dp-eps"),
                     ),
                     (
                         "sasrec-ce-non-private",
                         "sasrec-ce-full-non-private",
                         "sasrec-ce-fedavg",
                         "sasrec-ce-b1024-non-private",
+                        "gru4rec-full-non-private",
                     ),
                 ),
             ),
         ),
-        description="SASRec-CE under user-level DP-SGD and federated averaging: accuracy against the privacy "
-        "budget epsilon.",
+        description="SASRec-CE and GRU4Rec under user-level DP-SGD, and SASRec-CE under federated averaging: "
+        "accuracy against the privacy budget epsilon at delta.",
         datasets=("ml-100k", "amazon-beauty"),
         rows=(
             RowSpec(
@@ -939,6 +941,16 @@ TABLES: dict[str, TableSpec] = {
                 _ML100K,
                 all_seeds=(8, 4),  # the criterion's budgets
             ),
+            # GRU4Rec in the same full-batch steps (experiments/privacy/gru4rec-dp-full.yaml).
+            RowSpec(
+                "gru4rec-full-non-private",
+                "privacy/gru4rec-dp-full.yaml",
+                overrides=("train.privacy.enabled=false",),
+                datasets=_ML100K,
+            ),
+            *_private_rows(
+                "gru4rec-full-dp-eps", "privacy/gru4rec-dp-full.yaml", _DP_FULL_BATCH_NOISE, _ML100K, all_seeds=(8, 4)
+            ),
             RowSpec("sasrec-ce-fedavg", "privacy/sasrec-ce-fedavg.yaml", max_seeds=1, datasets=_ML100K),
             RowSpec(
                 "sasrec-ce-dp-fedavg-eps8",
@@ -959,7 +971,7 @@ TABLES: dict[str, TableSpec] = {
         ),
         protocol=_FULL_RANKING,
         metrics=("HR@10", "NDCG@10"),
-        record_columns=("epsilon",),
+        record_columns=("epsilon", "delta"),
         default_seeds=3,
         notes=PRIVACY_NOTES,
     ),

@@ -59,3 +59,11 @@ def test_csv_leaves_missing_metrics_empty_and_adds_record_columns():
     rows = list(csv.DictReader(io.StringIO(render_csv(_multitask_table()))))
     assert rows[0]["like_AUC_mean"] == "" and float(rows[1]["like_AUC_mean"]) == 0.71
     assert float(rows[0]["parameters_mean"]) == 1234567 and float(rows[0]["train_time_s_std"]) > 0
+
+
+def test_a_record_column_below_one_tenth_keeps_three_significant_digits():
+    table = _multitask_table()
+    table["record_columns"] = ["delta"]
+    for row in table["rows"]:
+        row["record_metrics"] = summarize_runs(("delta",), [{"delta": 1 / 943}, {"delta": 1 / 943}])
+    assert "| single-engagement | 2 | 0.8100 ± 0.0141 | – | 0.00106 ± 0.0 |" in render_markdown(table)
