@@ -26,6 +26,9 @@ class PrivacyConfig:
     rate batch size / examples, the usual DP-SGD analysis; the loop's shuffled fixed-size batches only
     approximate that sampling (stated with the results). Noise covers every parameter, the item
     table included (no sparse treatment).
+
+    `chunk_size` (None: the whole batch) is how many examples' gradients are held in memory at
+    once; a batch larger than that is clipped and summed in chunks and noised once, the same step.
     """
 
     enabled: bool = False
@@ -34,6 +37,7 @@ class PrivacyConfig:
     delta: float | None = None
     target_epsilon: float | None = None
     unit: PrivacyUnit = "user"
+    chunk_size: int | None = None
 
     def __post_init__(self) -> None:
         if not self.clip_norm > 0:
@@ -48,6 +52,8 @@ class PrivacyConfig:
             raise ConfigError(f"train.privacy.delta={self.delta!r}: expected a value in (0, 1) or null")
         if self.unit not in ("user", "example"):
             raise ConfigError(f"train.privacy.unit={self.unit!r}: expected 'user' or 'example'")
+        if self.chunk_size is not None and (isinstance(self.chunk_size, bool) or not self.chunk_size >= 1):
+            raise ConfigError(f"train.privacy.chunk_size={self.chunk_size!r}: expected a positive integer or null")
         if self.target_epsilon is not None and not self.target_epsilon > 0:
             raise ConfigError(f"train.privacy.target_epsilon={self.target_epsilon!r}: expected a positive number")
 

@@ -31,7 +31,7 @@ def per_user_batches(batch: TrainBatch) -> TrainBatch:
 
 
 def private_value_and_grad(
-    loss: LossFn, clip_norm: float, noise_multiplier: float
+    loss: LossFn, clip_norm: float, noise_multiplier: float, chunk_size: int | None = None
 ) -> Callable[[Any, TrainBatch, jax.Array], tuple[jax.Array, Any]]:
     """`(params, batch, key) -> (loss, gradient)` under DP-SGD, for `B'` users with a predicted
     position and `N` positions in the batch. User `i` (`n_i` positions, mean loss `m_i`) is one
@@ -39,22 +39,50 @@ def private_value_and_grad(
     over positions, the non-private loss. Each `grad L_i` is clipped to `clip_norm`; the clipped
     gradients are summed, Gaussian noise of std `noise_multiplier * clip_norm` is added to every
     coordinate, and the sum is divided by `B'`. With no noise and no clipping (`inf`) this is the
-    non-private gradient (dropout and sampled negatives aside: each user draws their own)."""
+    non-private gradient (dropout and sampled negatives aside: each user draws their own).
+
+    `chunk_size` bounds memory: the per-user gradients are computed, clipped and summed `chunk_size`
+    users at a time (a scan), and the noise is added once to the whole batch's sum, so the step,
+    and its privacy, is the same as with every user's gradient in memory at once."""
 
     def value_and_grad(params: Any, batch: TrainBatch, key: jax.Array) -> tuple[jax.Array, Any]:
         step_key, noise_key = jax.random.split(key)
         users = per_user_batches(batch)
-        keys = jax.random.split(step_key, batch.item_ids.shape[0])
-        means, grads = jax.vmap(jax.value_and_grad(loss), in_axes=(None, 0, 0))(params, users, keys)
+        rows = batch.item_ids.shape[0]
+        keys = jax.random.split(step_key, rows)
         positions = jnp.sum(users.token_weight, axis=1)
         present = (positions > 0).astype(jnp.float32)
         count = jnp.maximum(jnp.sum(present), 1.0)
-        weight = count * positions / jnp.maximum(jnp.sum(positions), 1.0)  # L_i = weight_i * m_i
-        norms = weight * jax.vmap(optax.tree.norm)(grads)
-        scale = present * weight * jnp.minimum(1.0, clip_norm / jnp.maximum(norms, 1e-30))
-        summed = jax.tree.map(lambda g: jnp.tensordot(scale, g, axes=1), grads)
-        value = jnp.sum(present * weight * means) / count
-        return value, noised_mean(summed, noise_multiplier * clip_norm if noise_multiplier else 0.0, count, noise_key)
+        weight = present * count * positions / jnp.maximum(jnp.sum(positions), 1.0)  # L_i = weight_i * m_i
+
+        def clipped_sum(chunk: tuple[TrainBatch, jax.Array, jax.Array]) -> tuple[jax.Array, Any]:
+            """The chunk's weighted loss and its users' clipped gradients, summed."""
+            chunk_users, chunk_keys, chunk_weight = chunk
+            means, grads = jax.vmap(jax.value_and_grad(loss), in_axes=(None, 0, 0))(params, chunk_users, chunk_keys)
+            norms = chunk_weight * jax.vmap(optax.tree.norm)(grads)
+            scale = chunk_weight * jnp.minimum(1.0, clip_norm / jnp.maximum(norms, 1e-30))
+            summed = jax.tree.map(lambda g: jnp.tensordot(scale, g, axes=1), grads)
+            return jnp.sum(chunk_weight * means), summed
+
+        if chunk_size is None or chunk_size >= rows:
+            total, summed = clipped_sum((users, keys, weight))
+        else:
+            chunks = -(-rows // chunk_size)
+            slots = jnp.arange(chunks * chunk_size)
+            padded_weight = jnp.where(slots < rows, weight[slots % rows], 0.0)  # extra slots: real users, weight 0
+            in_chunks = jax.tree.map(
+                lambda field: field.reshape(chunks, chunk_size, *field.shape[1:]),
+                (*jax.tree.map(lambda field: field[slots % rows], (users, keys)), padded_weight),
+            )
+
+            def accumulate(carry: tuple[jax.Array, Any], chunk: Any) -> tuple[tuple[jax.Array, Any], None]:
+                value, summed = clipped_sum(chunk)
+                return (carry[0] + value, jax.tree.map(jnp.add, carry[1], summed)), None
+
+            zeros = jax.tree.map(jnp.zeros_like, params)
+            (total, summed), _ = jax.lax.scan(accumulate, (jnp.zeros(()), zeros), in_chunks)
+        noise_std = noise_multiplier * clip_norm if noise_multiplier else 0.0
+        return total / count, noised_mean(summed, noise_std, count, noise_key)
 
     return value_and_grad
 

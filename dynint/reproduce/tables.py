@@ -430,27 +430,35 @@ BEYOND_ACCURACY_NOTES: tuple[str, ...] = (
 
 # privacy: noise multipliers for epsilon 8, 4, 1 over the config's 600 steps (dynint.privacy.accounting).
 _DP_NOISE = {8: 1.889, 4: 3.113, 1: 9.672}
-# ... and in 50 full-batch steps (sampling rate 1; experiments/privacy/sasrec-ce-dp-full.yaml).
+# ... and in 50 full-batch steps (sampling rate 1; experiments/privacy/sasrec-ce-dp-full-{dataset}.yaml: delta
+# 1/943 on ml-100k, 1/22,363 on amazon-beauty).
 _DP_FULL_BATCH_NOISE = {8: 3.666, 4: 6.367, 1: 20.406}
+_DP_FULL_BATCH_BEAUTY_NOISE = {8: 4.258, 4: 7.646, 1: 26.19}
 # ... and on amazon-beauty in 700 steps of 1,024 users at rate 1024/22363 (delta 1/22,363).
 _DP_BEAUTY_NOISE = {8: 1.018, 4: 1.532, 1: 4.605}
 _ML100K, _BEAUTY = ("ml-100k",), ("amazon-beauty",)
 
 
 def _private_rows(
-    prefix: str, config: str, noise: dict[int, float], datasets: tuple[str, ...], all_seeds: tuple[int, ...] = ()
+    prefix: str,
+    config: str,
+    noise: Mapping[str, Mapping[int, float]],
+    all_seeds: tuple[int, ...] = (),
+    seed_caps: Mapping[str, int] | None = None,
 ) -> tuple[RowSpec, ...]:
-    """One DP-SGD row per target epsilon (`PREFIX{epsilon}`, its noise multiplier from `noise`): one seed,
-    or the table's seeds for the epsilons in `all_seeds`."""
+    """One DP-SGD row per target epsilon (`PREFIX{epsilon}`) on the data sets of `noise` (data set ->
+    epsilon -> noise multiplier): one seed, or the table's seeds (at most `seed_caps[dataset]`) for the
+    epsilons in `all_seeds`."""
+    datasets = tuple(noise)
     return tuple(
         RowSpec(
             f"{prefix}{epsilon}",
             config,
-            overrides=(f"train.privacy.noise_multiplier={sigma}",),
-            max_seeds=None if epsilon in all_seeds else 1,
+            overrides={d: (f"train.privacy.noise_multiplier={noise[d][epsilon]}",) for d in datasets},
+            max_seeds={d: (seed_caps or {}).get(d, 3) if epsilon in all_seeds else 1 for d in datasets},
             datasets=datasets,
         )
-        for epsilon, sigma in noise.items()
+        for epsilon in noise[datasets[0]]
     )
 
 
@@ -482,7 +490,7 @@ PRIVACY_NOTES: tuple[str, ...] = (
     "Adam then follows the noise. What would help, not tried yet: far fewer trained parameters (frozen "
     "pretrained item vectors, the text-adaptor item representation), larger batches (all users per step), "
     "fewer steps with more noise per step, or an optimizer suited to DP (DP-SGD with momentum).",
-    "Full-batch rows (sasrec-ce-full-*, experiments/privacy/sasrec-ce-dp-full.yaml; seed 0 at 07b297e, seeds 1 "
+    "Full-batch rows (sasrec-ce-full-*, experiments/privacy/sasrec-ce-dp-full-ml-100k.yaml; seed 0 at 07b297e, seeds 1 "
     "and 2 at 44434a5, the same code for these rows): every step "
     "takes all 943 users (sampling rate 1, so the accounting is exact for these batches: no sampling assumption), "
     "50 steps, Adam 0.01; noise multipliers 3.666, 6.367, 20.406 spend epsilon 8, 4, 1. The noise on the mean "
@@ -927,19 +935,19 @@ TABLES: dict[str, TableSpec] = {
                 max_seeds=1,
                 datasets=_ML100K,
             ),
-            *_private_rows("sasrec-ce-dp-eps", "privacy/sasrec-ce-dp.yaml", _DP_NOISE, _ML100K),
+            *_private_rows("sasrec-ce-dp-eps", "privacy/sasrec-ce-dp.yaml", {"ml-100k": _DP_NOISE}),
             RowSpec(
                 "sasrec-ce-full-non-private",
-                "privacy/sasrec-ce-dp-full.yaml",
+                "privacy/sasrec-ce-dp-full-{dataset}.yaml",
                 overrides=("train.privacy.enabled=false",),
-                datasets=_ML100K,
+                max_seeds={"amazon-beauty": 1},
             ),
             *_private_rows(
                 "sasrec-ce-full-dp-eps",
-                "privacy/sasrec-ce-dp-full.yaml",
-                _DP_FULL_BATCH_NOISE,
-                _ML100K,
+                "privacy/sasrec-ce-dp-full-{dataset}.yaml",
+                {"ml-100k": _DP_FULL_BATCH_NOISE, "amazon-beauty": _DP_FULL_BATCH_BEAUTY_NOISE},
                 all_seeds=(8, 4),  # the criterion's budgets
+                seed_caps={"amazon-beauty": 1},
             ),
             # GRU4Rec in the same full-batch steps (experiments/privacy/gru4rec-dp-full.yaml).
             RowSpec(
@@ -949,7 +957,10 @@ TABLES: dict[str, TableSpec] = {
                 datasets=_ML100K,
             ),
             *_private_rows(
-                "gru4rec-full-dp-eps", "privacy/gru4rec-dp-full.yaml", _DP_FULL_BATCH_NOISE, _ML100K, all_seeds=(8, 4)
+                "gru4rec-full-dp-eps",
+                "privacy/gru4rec-dp-full.yaml",
+                {"ml-100k": _DP_FULL_BATCH_NOISE},
+                all_seeds=(8, 4),
             ),
             RowSpec("sasrec-ce-fedavg", "privacy/sasrec-ce-fedavg.yaml", max_seeds=1, datasets=_ML100K),
             RowSpec(
@@ -967,7 +978,9 @@ TABLES: dict[str, TableSpec] = {
                 max_seeds=1,
                 datasets=_BEAUTY,
             ),
-            *_private_rows("sasrec-ce-b1024-dp-eps", "privacy/sasrec-ce-dp-beauty.yaml", _DP_BEAUTY_NOISE, _BEAUTY),
+            *_private_rows(
+                "sasrec-ce-b1024-dp-eps", "privacy/sasrec-ce-dp-beauty.yaml", {"amazon-beauty": _DP_BEAUTY_NOISE}
+            ),
         ),
         protocol=_FULL_RANKING,
         metrics=("HR@10", "NDCG@10"),

@@ -78,7 +78,8 @@ def _private_gradient(loss: LossFn, train: TrainConfig) -> Callable[..., Any] | 
             private.noise_multiplier if private else 0.0,
         )
     if train.privacy.enabled:
-        return private_value_and_grad(loss, train.privacy.clip_norm, train.privacy.noise_multiplier)
+        private = train.privacy
+        return private_value_and_grad(loss, private.clip_norm, private.noise_multiplier, private.chunk_size)
     return None
 
 

@@ -80,6 +80,19 @@ def test_clipping_bounds_what_one_user_can_change(setup):
     assert float(optax.tree.norm(before)) <= clip + 1e-6
 
 
+def test_a_batch_clipped_in_chunks_takes_the_same_step_as_all_at_once(setup):
+    loss, params, batch = setup
+    key = jax.random.key(6)
+    rows = batch.item_ids.shape[0]
+    whole_value, whole = private_value_and_grad(loss, 0.5, 2.0)(params, batch, key)
+    for chunk in (3, rows - 1):  # chunks that do not divide the batch: the last one is padded
+        assert rows % chunk
+        value, chunked = private_value_and_grad(loss, 0.5, 2.0, chunk_size=chunk)(params, batch, key)
+        assert float(value) == pytest.approx(float(whole_value), rel=1e-5)
+        for ours, theirs in zip(jax.tree.leaves(chunked), jax.tree.leaves(whole), strict=True):
+            np.testing.assert_allclose(ours, theirs, atol=1e-6, rtol=1e-4)
+
+
 def test_noise_has_the_configured_scale(setup):
     loss, params, batch = setup
     clip, sigma = 0.5, 2.0
@@ -116,6 +129,8 @@ def test_a_private_run_reports_epsilon_each_epoch_and_stops_at_its_target(tmp_pa
 def test_bad_privacy_settings_are_refused_by_name(tmp_path):
     with pytest.raises(ConfigError, match="train.privacy.noise_multiplier=-1"):
         PrivacyConfig(noise_multiplier=-1)
+    with pytest.raises(ConfigError, match="train.privacy.chunk_size=0"):
+        PrivacyConfig(chunk_size=0)
     with pytest.raises(ConfigError, match="finite clip_norm"):
         PrivacyConfig(clip_norm=math.inf, noise_multiplier=1.0)
     with pytest.raises(ConfigError, match="refit_for_test"):
