@@ -906,6 +906,7 @@ TABLES: dict[str, TableSpec] = {
                         ("DP-FedAvg", "sasrec-ce-dp-fedavg-eps"),
                         ("DP-SGD, batches of 1,024 users", "sasrec-ce-b1024-dp-eps"),
                         ("GRU4Rec, DP-SGD, full-batch steps", "gru4rec-full-dp-eps"),
+                        ("DP-SGD, example level (one prediction)", "sasrec-ce-example-dp-eps"),
                     ),
                     (
                         "sasrec-ce-non-private",
@@ -961,6 +962,21 @@ TABLES: dict[str, TableSpec] = {
                 "privacy/gru4rec-dp-full.yaml",
                 {"ml-100k": _DP_FULL_BATCH_NOISE},
                 all_seeds=(8, 4),
+            ),
+            # Example level: every next-item prediction one example (experiments/privacy/sasrec-ce-dp-example.yaml).
+            RowSpec(
+                "sasrec-ce-example-clip-only",
+                "privacy/sasrec-ce-dp-example.yaml",
+                overrides=("train.privacy.noise_multiplier=0",),
+                max_seeds=1,
+                datasets=_ML100K,
+            ),
+            RowSpec(
+                "sasrec-ce-example-dp-eps8",
+                "privacy/sasrec-ce-dp-example.yaml",
+                overrides=("train.privacy.noise_multiplier=0.622",),
+                max_seeds=1,
+                datasets=_ML100K,
             ),
             RowSpec("sasrec-ce-fedavg", "privacy/sasrec-ce-fedavg.yaml", max_seeds=1, datasets=_ML100K),
             RowSpec(
