@@ -952,6 +952,12 @@ TABLES: dict[str, TableSpec] = {
                 overrides=("train.privacy.enabled=false",),
                 datasets=_ML100K,  # amazon-beauty's 22,363 users in one non-private step need 16 GB and more
             ),
+            RowSpec(
+                "sasrec-ce-full-clip-only",
+                "privacy/sasrec-ce-dp-full-{dataset}.yaml",
+                overrides=("train.privacy.noise_multiplier=0",),
+                max_seeds=1,
+            ),
             *_private_rows(
                 "sasrec-ce-full-dp-eps",
                 "privacy/sasrec-ce-dp-full-{dataset}.yaml",
@@ -974,24 +980,18 @@ TABLES: dict[str, TableSpec] = {
             ),
             # Example level: every next-item prediction one example (experiments/privacy/sasrec-ce-dp-example.yaml).
             RowSpec(
-                "sasrec-ce-example-clip-only",
-                "privacy/sasrec-ce-dp-example.yaml",
-                overrides=("train.privacy.noise_multiplier=0",),
-                max_seeds=1,
-                datasets=_ML100K,
-            ),
-            RowSpec(
                 "sasrec-ce-example-dp-eps8",
                 "privacy/sasrec-ce-dp-example.yaml",
                 overrides=("train.privacy.noise_multiplier=0.622",),
                 max_seeds=1,
                 datasets=_ML100K,
             ),
-            RowSpec("sasrec-ce-fedavg", "privacy/sasrec-ce-fedavg.yaml", datasets=_ML100K),
+            RowSpec("sasrec-ce-fedavg", "privacy/sasrec-ce-fedavg.yaml", max_seeds=1, datasets=_ML100K),
             RowSpec(
                 "sasrec-ce-dp-fedavg-eps8",
                 "privacy/sasrec-ce-fedavg.yaml",
                 overrides=("train.privacy.enabled=true", "train.privacy.noise_multiplier=3.666"),
+                max_seeds=1,
                 datasets=_ML100K,
             ),
             # amazon-beauty: batches of 1,024 users (experiments/privacy/sasrec-ce-dp-beauty.yaml).
