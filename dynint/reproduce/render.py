@@ -142,8 +142,9 @@ def _record_cell(summary: dict[str, Any] | None) -> str:
 
 
 def _record_number(value: float) -> str:
-    """One decimal, or three significant digits for a value below 0.1 (a privacy delta of 1/943)."""
-    return f"{value:.3g}" if 0 < abs(value) < 0.1 else f"{value:.1f}"
+    """One decimal, or three significant digits for a value below 0.1 (a privacy delta of 1/943);
+    below 1e-9 (float rounding in a std) it shows as 0.0."""
+    return f"{value:.3g}" if 1e-9 <= abs(value) < 0.1 else f"{value:.1f}"
 
 
 def _mean_std(summary: dict[str, Any]) -> str:
