@@ -202,6 +202,8 @@ def accuracy_against_budget(metric: str, series: Sequence[tuple[str, str]], refe
                 }
             )
             axis.set_xticks(spent, [f"{value:g}" for value in spent])
+            if spent:  # a fixed span, so that budgets spent to within rounding do not spread across the panel
+                axis.set_xlim(min(spent) / 1.5, max(spent) * 1.5)
             axis.minorticks_off()
             axis.set_xlabel("epsilon spent (delta 1 / users)")
             axis.set_ylabel(f"{metric} (test)")

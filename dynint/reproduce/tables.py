@@ -958,6 +958,7 @@ TABLES: dict[str, TableSpec] = {
                         "sasrec-ce-fedavg",
                         "sasrec-ce-b1024-non-private",
                         "gru4rec-full-non-private",
+                        "sasrec-ce-full-clip-only",
                     ),
                 ),
             ),
