@@ -69,10 +69,13 @@ def private_value_and_grad(
         else:
             chunks = -(-rows // chunk_size)
             slots = jnp.arange(chunks * chunk_size)
-            padded_weight = jnp.where(slots < rows, weight[slots % rows], 0.0)  # extra slots: real users, weight 0
+            padded_users, padded_keys, padded_weight = jax.tree.map(
+                lambda field: field[slots % rows], (users, keys, weight)
+            )
+            padded_weight = jnp.where(slots < rows, padded_weight, 0.0)  # extra slots repeat real users at weight 0
             in_chunks = jax.tree.map(
                 lambda field: field.reshape(chunks, chunk_size, *field.shape[1:]),
-                (*jax.tree.map(lambda field: field[slots % rows], (users, keys)), padded_weight),
+                (padded_users, padded_keys, padded_weight),
             )
 
             def accumulate(carry: tuple[jax.Array, Any], chunk: Any) -> tuple[tuple[jax.Array, Any], None]:

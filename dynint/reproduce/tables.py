@@ -448,8 +448,8 @@ def _private_rows(
     seed_caps: Mapping[str, int] | None = None,
 ) -> tuple[RowSpec, ...]:
     """One DP-SGD row per target epsilon (`PREFIX{epsilon}`) on the data sets whose entry in `noise`
-    (data set -> epsilon -> noise multiplier) names it: one seed, or the table's seeds (at most
-    `seed_caps[dataset]`) for the epsilons in `all_seeds`."""
+    (data set -> epsilon -> noise multiplier) names it: one seed, or the table's seeds (capped at
+    `seed_caps[dataset]` where given) for the epsilons in `all_seeds`."""
     epsilons = dict.fromkeys(epsilon for budgets in noise.values() for epsilon in budgets)
     rows = []
     for epsilon in epsilons:
@@ -459,7 +459,7 @@ def _private_rows(
                 f"{prefix}{epsilon}",
                 config,
                 overrides={d: (f"train.privacy.noise_multiplier={noise[d][epsilon]}",) for d in datasets},
-                max_seeds={d: (seed_caps or {}).get(d, 3) if epsilon in all_seeds else 1 for d in datasets},
+                max_seeds={d: (seed_caps or {}).get(d) if epsilon in all_seeds else 1 for d in datasets},
                 datasets=datasets,
             )
         )
